@@ -1,0 +1,69 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Top-level entry points. Heavy artifacts (QEMU build, kernels, chroots) go
+# to $(NE_CACHE), outside the repository; small build products to build/.
+
+NE_CACHE ?= /var/cache/nitro-enclaves-dev
+export NE_CACHE
+
+KERNEL ?= 6.12
+DRIVER ?= project
+
+.PHONY: all module emulator demo check check-unit check-emulator \
+	check-module check-conformance check-packages check-tools \
+	bench bench-short deb rpm tools clean
+
+all: module tools
+
+# The kernel module, for the running kernel or KDIR=/path/to/build.
+module:
+	$(MAKE) -C module
+
+emulator:
+	$(MAKE) -C emulator
+	emulator/qemu/build-qemu.sh
+
+tools:
+	$(MAKE) -C tools
+
+# The main job: a VM with the emulated device, the module loaded, an enclave
+# created, started and torn down.
+demo:
+	tests/vm/demo
+
+check: check-unit check-emulator check-module check-tools check-packages bench-short
+
+check-unit:
+	$(MAKE) -C tests/unit check
+
+check-emulator:
+	$(MAKE) -C emulator check
+	tests/vm/fidelity
+
+check-module:
+	tests/vm/check-module
+
+check-conformance:
+	tests/vm/check-conformance --kernel $(KERNEL) --driver $(DRIVER)
+
+check-tools:
+	$(MAKE) -C tools check
+
+check-packages:
+	tests/packaging/run
+
+bench:
+	tests/bench/run
+
+bench-short:
+	tests/bench/run --short
+
+deb:
+	tests/packaging/build-deb
+
+rpm:
+	tests/packaging/build-rpm
+
+clean:
+	$(MAKE) -C module clean || true
+	rm -rf build
