@@ -1,0 +1,160 @@
+# SPDX-License-Identifier: GPL-2.0
+# Debian kernels for tests: images and modules to boot (unpacked from a
+# private apt index), and per-suite build chroots holding the headers and the
+# compiler each kernel was built with. Source after common.sh.
+#
+#   VER   suite               headers/compiler        boots
+#   5.10  bullseye            chroot bullseye, gcc-10  yes
+#   6.1   bookworm            chroot bookworm, gcc-12  yes
+#   6.12  bookworm-backports  chroot bookworm, gcc-12  yes (in-tree NE driver)
+#   7.2   sid                 chroot sid, gcc-16       yes (in-tree NE driver)
+
+NE_KERNELS="5.10 6.1 6.12 7.2"
+
+# _ne_kernel_suite VER: where the kernel comes from; the chroot it builds in.
+_ne_kernel_suite() {
+	case $1 in
+	5.10) echo bullseye ;;
+	6.1) echo bookworm ;;
+	6.12) echo bookworm-backports ;;
+	7.2) echo sid ;;
+	*) ne_die "unknown kernel '$1' (known: $NE_KERNELS)" ;;
+	esac
+}
+_ne_kernel_chroot_suite() {
+	case $1 in
+	5.10) echo bullseye ;;
+	6.1|6.12) echo bookworm ;;
+	7.2) echo sid ;;
+	esac
+}
+
+# ne_kernel_release VER: the uname -r of the newest kernel of that series.
+ne_kernel_release() {
+	local ver=$1 suite f
+	f=$NE_CACHE/kernels/$ver/release
+	if [ ! -s "$f" ]; then
+		suite=$(_ne_kernel_suite "$ver")
+		mkdir -p "$(dirname "$f")"
+		if [ "$suite" = bookworm ]; then
+			ne_suite_update bookworm
+		fi
+		ne_suite_update "$suite"
+		ne_suite_cache "$suite" show linux-image-amd64 2>/dev/null |
+			sed -n 's/^Depends: .*linux-image-\([0-9][^ ,]*-amd64\).*/\1/p' |
+			head -n1 >"$f.tmp"
+		[ -s "$f.tmp" ] || ne_die "no amd64 kernel found in $suite"
+		mv "$f.tmp" "$f"
+	fi
+	cat "$f"
+}
+
+# ne_kernel_fetch VER: image and modules unpacked under $NE_CACHE/kernels/VER.
+ne_kernel_fetch() {
+	local ver=$1 suite rel root
+	root=$NE_CACHE/kernels/$ver/root
+	[ -f "$NE_CACHE/kernels/$ver/.fetched" ] && return 0
+	suite=$(_ne_kernel_suite "$ver")
+	rel=$(ne_kernel_release "$ver")
+	ne_log "fetching kernel $rel ($suite)"
+	rm -rf "$root"
+	if ne_suite_cache "$suite" show "linux-modules-$rel" >/dev/null 2>&1; then
+		# sid splits the image: linux-binary has vmlinuz, linux-modules the rest
+		ne_suite_fetch "$suite" "$root" "linux-binary-$rel" "linux-modules-$rel"
+	else
+		ne_suite_fetch "$suite" "$root" "linux-image-$rel"
+	fi
+	[ -f "$root/boot/vmlinuz-$rel" ] || ne_die "no vmlinuz in linux-image-$rel"
+	[ -d "$root/lib/modules/$rel" ] || [ -d "$root/usr/lib/modules/$rel" ] ||
+		ne_die "no modules in linux-image-$rel"
+	touch "$NE_CACHE/kernels/$ver/.fetched"
+}
+
+ne_kernel_image() {
+	ne_kernel_fetch "$1"
+	echo "$NE_CACHE/kernels/$1/root/boot/vmlinuz-$(ne_kernel_release "$1")"
+}
+
+ne_kernel_moddir() {
+	local root rel
+	ne_kernel_fetch "$1"
+	root=$NE_CACHE/kernels/$1/root
+	rel=$(ne_kernel_release "$1")
+	if [ -d "$root/lib/modules/$rel" ]; then
+		echo "$root/lib/modules/$rel"
+	else
+		echo "$root/usr/lib/modules/$rel"
+	fi
+}
+
+# ne_build_chroot SUITE: a minbase chroot with make and a C toolchain.
+# Kept as a directory (it is used, not tested); rebuilt when missing.
+ne_build_chroot() {
+	local suite=$1 dir
+	dir=$NE_CACHE/chroots/build-$suite
+	if [ ! -f "$dir/.ready" ]; then
+		ne_need_pkgs debootstrap
+		rm -rf "$dir"
+		mkdir -p "$(dirname "$dir")"
+		ne_log "creating $suite build chroot (a few minutes, once)"
+		debootstrap --variant=minbase --include=make,ca-certificates \
+			"$suite" "$dir" "$NE_MIRROR" >"$dir.log" 2>&1 ||
+			{ tail -n 20 "$dir.log" >&2; ne_die "debootstrap $suite failed"; }
+		echo 'Acquire::Check-Valid-Until "false";' \
+			>"$dir/etc/apt/apt.conf.d/99no-valid-until"
+		if [ "$suite" = bookworm ]; then
+			# backports for the 6.12 headers, never preferred over bookworm
+			echo "deb $NE_MIRROR bookworm-backports main" \
+				>"$dir/etc/apt/sources.list.d/backports.list"
+			printf 'Package: *\nPin: release a=bookworm-backports\nPin-Priority: 100\n' \
+				>"$dir/etc/apt/preferences.d/backports"
+		fi
+		chroot "$dir" apt-get -q update >>"$dir.log" 2>&1 ||
+			ne_die "apt-get update in $suite chroot failed"
+		touch "$dir/.ready"
+	fi
+	echo "$dir"
+}
+
+# ne_kernel_kdir VER: prints "CHROOT KDIR" (KDIR as seen inside the chroot),
+# installing the headers (and through them the right compiler) once.
+ne_kernel_kdir() {
+	local ver=$1 rel dir suite
+	rel=$(ne_kernel_release "$ver")
+	suite=$(_ne_kernel_chroot_suite "$ver")
+	dir=$(ne_build_chroot "$suite")
+	if [ ! -f "$dir/usr/src/linux-headers-$rel/Makefile" ]; then
+		ne_log "installing linux-headers-$rel in the $suite chroot"
+		local t=()
+		[ "$ver" = 6.12 ] && t=(-t bookworm-backports)
+		chroot "$dir" env DEBIAN_FRONTEND=noninteractive apt-get -q -y \
+			--no-install-recommends install "${t[@]}" \
+			"linux-headers-$rel" >>"$dir.log" 2>&1 ||
+			{ tail -n 20 "$dir.log" >&2; ne_die "cannot install linux-headers-$rel"; }
+	fi
+	echo "$dir /usr/src/linux-headers-$rel"
+}
+
+# ne_module_build VER SRCDIR OUTDIR [make args...]: build an out-of-tree
+# module against VER inside its chroot; *.ko and build.log land in OUTDIR.
+ne_module_build() {
+	local ver=$1 src=$2 out=$3; shift 3
+	local chr kdir scratch rc=0
+	read -r chr kdir < <(ne_kernel_kdir "$ver")
+	[ -n "$kdir" ] || return 1
+	scratch=/build/ne-$ver-$$
+	rm -rf "${chr:?}$scratch"
+	mkdir -p "$chr$scratch" "$out"
+	# Same layout as the repo and the DKMS tree: module/ next to uapi/.
+	cp -a "$src" "$chr$scratch/module"
+	[ -d "$src/../uapi" ] && cp -a "$src/../uapi" "$chr$scratch/uapi"
+	[ -f "$src/../VERSION" ] && cp "$src/../VERSION" "$chr$scratch/"
+	chroot "$chr" make -C "$kdir" M="$scratch/module" "$@" \
+		>"$out/build.log" 2>&1 || rc=$?
+	rm -f "$out"/*.ko
+	if [ $rc -eq 0 ]; then
+		cp "$chr$scratch"/module/*.ko "$out/" || rc=1
+	fi
+	rm -rf "${chr:?}$scratch"
+	return $rc
+}
