@@ -1,0 +1,65 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared helpers of the VM harness scripts (tests/vm/*): where QEMU, the
+# emulator and the guest programs are, and how to build what is missing.
+# Source after tests/lib/common.sh and tests/lib/kernels.sh.
+
+NE_VM_DIR=$NE_ROOT/tests/vm
+NE_BUILD=$NE_ROOT/build
+
+# ne_vm_qemu: the QEMU binary with the nitro-enclaves device (NE_QEMU wins).
+ne_vm_qemu() {
+	echo "${NE_QEMU:-$NE_CACHE/qemu/current/qemu-system-x86_64}"
+}
+
+# ne_vm_build_qemu: build (or reuse) the project's QEMU; quiet when cached.
+ne_vm_build_qemu() {
+	[ -n "${NE_QEMU:-}" ] && return 0
+	local log=$NE_BUILD/logs/build-qemu.log
+	mkdir -p "$(dirname "$log")"
+	if ! "$NE_ROOT/emulator/qemu/build-qemu.sh" >"$log" 2>&1; then
+		tail -n 30 "$log" >&2
+		ne_die "emulator/qemu/build-qemu.sh failed (log: $log)"
+	fi
+	[ -x "$(ne_vm_qemu)" ] || ne_die "no QEMU binary at $(ne_vm_qemu)"
+}
+
+# ne_vm_build_emulator: make -C emulator (the daemon and ne-emu-ctl).
+ne_vm_build_emulator() {
+	local log=$NE_BUILD/logs/build-emulator.log
+	mkdir -p "$(dirname "$log")"
+	if ! make -C "$NE_ROOT/emulator" >"$log" 2>&1; then
+		tail -n 30 "$log" >&2
+		ne_die "make -C emulator failed (log: $log)"
+	fi
+}
+
+# ne_vm_build_guest: the static guest programs of tests/vm/guest.
+ne_vm_build_guest() {
+	local log=$NE_BUILD/logs/build-vm-guest.log
+	mkdir -p "$(dirname "$log")"
+	if ! make -C "$NE_VM_DIR/guest" >"$log" 2>&1; then
+		tail -n 30 "$log" >&2
+		ne_die "make -C tests/vm/guest failed (log: $log)"
+	fi
+}
+
+# ne_vm_need_host_pkgs: what booting a guest needs on the host.
+ne_vm_need_host_pkgs() {
+	ne_need_pkgs busybox-static cpio xz-utils zstd qemu-system-data seabios
+}
+
+# ne_vm_decompress SRC DST: a kernel module, whatever its compression.
+ne_vm_decompress() {
+	case $1 in
+	*.ko.xz) xz -dc "$1" >"$2" ;;
+	*.ko.zst) zstd -q -dc "$1" >"$2" ;;
+	*.ko.gz) gzip -dc "$1" >"$2" ;;
+	*) cp "$1" "$2" ;;
+	esac
+}
+
+# ne_vm_find_mod MODDIR NAME: path of the in-tree module NAME (any suffix).
+ne_vm_find_mod() {
+	find "$1/kernel" \( -name "$2.ko" -o -name "$2.ko.xz" -o -name "$2.ko.zst" \
+		-o -name "$2.ko.gz" \) -print -quit 2>/dev/null
+}
