@@ -608,7 +608,7 @@ static const TypeInfo ne_types[] = {
         .parent = TYPE_PCI_DEVICE,
         .instance_size = sizeof(NitroEnclavesState),
         .class_init = ne_class_init,
-        .interfaces = (const InterfaceInfo[]) {
+        .interfaces = (InterfaceInfo[]) {
             { INTERFACE_CONVENTIONAL_PCI_DEVICE },
             { },
         },
