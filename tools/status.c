@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nectl: `status`: module, device, CPU pool and hugepages, as text with hints or as JSON.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "nectl.h"
+
+struct ne_dev_info {
+	bool present;
+	char bdf[32];
+	char driver[64];
+	bool dev_node;
+};
+
+struct ne_status_data {
+	char release[128];
+	struct ne_mod_info mod;
+	struct ne_dev_info dev;
+	bool pool_readable;
+	char pool_raw[1024];
+	struct ne_cpuset pool;
+	int pool_node;
+	int pool_offline;	/* pool CPUs the driver has taken offline */
+	struct ne_topo topo;
+	int nr_hp;
+	struct ne_hp_node hp[NE_MAX_NODES];
+	const char *hints[8];
+	int nr_hints;
+};
+
+static void find_device(struct ne_dev_info *d)
+{
+	char dir[4096], path[4096 + 300], link[4096];
+	struct dirent *de;
+	uint64_t ven, dev;
+	ssize_t n;
+	DIR *dp;
+
+	memset(d, 0, sizeof(*d));
+	ne_path(path, sizeof(path), NE_DEV_PATH);
+	d->dev_node = ne_exists(path);
+	ne_path(dir, sizeof(dir), "/sys/bus/pci/devices");
+	dp = opendir(dir);
+	if (!dp)
+		return;
+	while ((de = readdir(dp))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/vendor", dir, de->d_name);
+		if (ne_read_u64(path, &ven) || ven != NE_PCI_VENDOR)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/device", dir, de->d_name);
+		if (ne_read_u64(path, &dev) || dev != NE_PCI_DEVICE)
+			continue;
+		d->present = true;
+		ne_copy(d->bdf, sizeof(d->bdf), de->d_name);
+		snprintf(path, sizeof(path), "%s/%s/driver", dir, de->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n > 0) {
+			link[n] = '\0';
+			ne_copy(d->driver, sizeof(d->driver),
+				strrchr(link, '/') ? strrchr(link, '/') + 1 : link);
+		}
+		break;
+	}
+	closedir(dp);
+}
+
+static void gather(struct ne_status_data *s)
+{
+	struct utsname u;
+	int cpu, node;
+
+	if (!uname(&u))
+		ne_copy(s->release, sizeof(s->release), u.release);
+	ne_kmod_info(&s->mod);
+	find_device(&s->dev);
+	ne_topo_read(&s->topo);
+	s->pool_node = -1;
+	s->pool_readable = !ne_pool_read(&s->pool, s->pool_raw, sizeof(s->pool_raw));
+	if (s->pool_readable) {
+		s->pool_node = ne_pool_node(&s->topo, &s->pool);
+		for (cpu = 0; cpu < s->topo.nr_cpus; cpu++)
+			if (ne_cpuset_has(&s->pool, cpu) && !s->topo.cpu[cpu].online)
+				s->pool_offline++;
+	}
+	for (node = 0; node < s->topo.nr_nodes && s->nr_hp < NE_MAX_NODES; node++)
+		if (!ne_hp_read(node, s->topo.numa_sysfs, &s->hp[s->nr_hp]))
+			s->nr_hp++;
+
+	if (!s->mod.loaded)
+		s->hints[s->nr_hints++] = s->mod.found || !ne_root_is_real() ?
+			"module not loaded: run 'nectl load'" :
+			"module not loaded and not installed for this kernel: install the nitro-enclaves DKMS package";
+	if (!s->dev.present)
+		s->hints[s->nr_hints++] =
+			"no Nitro Enclaves device: not an enclave-enabled instance";
+	else if (s->mod.loaded && strcmp(s->dev.driver, NE_MODULE_NAME))
+		s->hints[s->nr_hints++] = "the Nitro Enclaves device is not bound to the driver";
+	else if (s->mod.loaded && !s->dev.dev_node)
+		s->hints[s->nr_hints++] = NE_DEV_PATH " is missing: check udev";
+	if (s->mod.loaded && s->pool_readable && !s->pool_raw[0])
+		s->hints[s->nr_hints++] = "no CPU pool: run 'nectl pool set --count N'";
+}
+
+static uint64_t hp_free_bytes(const struct ne_hp_node *hn)
+{
+	uint64_t b = 0;
+	int i;
+
+	for (i = 0; i < hn->nr_sizes; i++)
+		b += hn->sz[i].free * hn->sz[i].size;
+	return b;
+}
+
+static void print_text(const struct ne_status_data *s)
+{
+	char a[32], b[32];
+	int i, j;
+
+	printf("kernel:     %s\n", s->release);
+	printf("module:     %s", s->mod.loaded ? (s->mod.builtin ? "built in" : "loaded") :
+	       "not loaded");
+	if (s->mod.version[0])
+		printf(", version %s", s->mod.version);
+	if (s->mod.path[0])
+		printf(", file %s (%s)", s->mod.path, s->mod.origin);
+	printf("\n");
+	if (s->dev.present)
+		printf("device:     %s [%04x:%04x], driver %s, %s %s\n", s->dev.bdf, NE_PCI_VENDOR,
+		       NE_PCI_DEVICE, s->dev.driver[0] ? s->dev.driver : "none", NE_DEV_PATH,
+		       s->dev.dev_node ? "present" : "missing");
+	else
+		printf("device:     none\n");
+	if (s->pool_readable && s->pool_raw[0])
+		printf("cpu pool:   %s (%d CPUs, %d threads per core, NUMA node %d, %d offline)\n",
+		       s->pool_raw, ne_cpuset_count(&s->pool), s->topo.threads_per_core,
+		       s->pool_node, s->pool_offline);
+	else
+		printf("cpu pool:   %s\n", s->pool_readable ? "empty" : "-");
+	for (i = 0; i < s->nr_hp; i++) {
+		ne_format_size(hp_free_bytes(&s->hp[i]), a, sizeof(a));
+		printf("hugepages:  node %d: %s free", s->hp[i].node, a);
+		for (j = 0; j < s->hp[i].nr_sizes; j++) {
+			ne_format_size(s->hp[i].sz[j].size, b, sizeof(b));
+			printf("%s%s: %" PRIu64 "/%" PRIu64, j ? ", " : " (", b,
+			       s->hp[i].sz[j].free, s->hp[i].sz[j].total);
+		}
+		printf("%s\n", s->hp[i].nr_sizes ? " free/total)" : "");
+	}
+	for (i = 0; i < s->nr_hints; i++)
+		printf("hint:       %s\n", s->hints[i]);
+}
+
+static void json_str(const char *v)
+{
+	const unsigned char *p = (const unsigned char *)v;
+
+	putchar('"');
+	for (; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
+static void print_json(const struct ne_status_data *s)
+{
+	int i, j, cpu, first = 1;
+
+	printf("{\"kernel\":");
+	json_str(s->release);
+	printf(",\"module\":{\"loaded\":%s,\"builtin\":%s,\"version\":",
+	       s->mod.loaded ? "true" : "false", s->mod.builtin ? "true" : "false");
+	json_str(s->mod.version);
+	printf(",\"srcversion\":");
+	json_str(s->mod.srcversion);
+	printf(",\"file\":");
+	json_str(s->mod.path);
+	printf(",\"origin\":");
+	json_str(s->mod.origin);
+	printf(",\"refcnt\":%d},\"device\":{\"present\":%s,\"pci\":",
+	       s->mod.refcnt, s->dev.present ? "true" : "false");
+	json_str(s->dev.bdf);
+	printf(",\"vendor\":\"%04x\",\"device\":\"%04x\",\"driver\":", NE_PCI_VENDOR, NE_PCI_DEVICE);
+	json_str(s->dev.driver);
+	printf(",\"dev_node\":%s},\"cpu_pool\":{\"list\":", s->dev.dev_node ? "true" : "false");
+	json_str(s->pool_raw);
+	printf(",\"cpus\":[");
+	for (cpu = 0; cpu < NE_MAX_CPUS; cpu++)
+		if (ne_cpuset_has(&s->pool, cpu)) {
+			printf("%s%d", first ? "" : ",", cpu);
+			first = 0;
+		}
+	printf("],\"numa_node\":%d,\"threads_per_core\":%d,\"offline\":%d},\"hugepages\":[",
+	       s->pool_node, s->topo.threads_per_core, s->pool_offline);
+	for (i = 0; i < s->nr_hp; i++) {
+		printf("%s{\"node\":%d,\"free_bytes\":%" PRIu64 ",\"sizes\":[", i ? "," : "",
+		       s->hp[i].node, hp_free_bytes(&s->hp[i]));
+		for (j = 0; j < s->hp[i].nr_sizes; j++)
+			printf("%s{\"size_kb\":%" PRIu64 ",\"total\":%" PRIu64 ",\"free\":%" PRIu64 "}",
+			       j ? "," : "", s->hp[i].sz[j].size / 1024, s->hp[i].sz[j].total,
+			       s->hp[i].sz[j].free);
+		printf("]}");
+	}
+	printf("],\"hints\":[");
+	for (i = 0; i < s->nr_hints; i++) {
+		printf("%s", i ? "," : "");
+		json_str(s->hints[i]);
+	}
+	printf("]}\n");
+}
+
+int ne_status(bool json)
+{
+	struct ne_status_data *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	gather(s);
+	if (json)
+		print_json(s);
+	else
+		print_text(s);
+	free(s);
+	return 0;
+}
