@@ -59,6 +59,7 @@ _ne_suite_tool() {
 		-o Dir::Cache::Archives="$d/archives" \
 		-o APT::Architecture=amd64 -o APT::Architectures=amd64 \
 		-o Acquire::Check-Valid-Until=false \
+		-o APT::Sandbox::User=root \
 		-o Debug::NoLocking=true \
 		"$@"
 }

@@ -64,17 +64,26 @@ ne_kernel_fetch() {
 	else
 		ne_suite_fetch "$suite" "$root" "linux-image-$rel"
 	fi
-	[ -f "$root/boot/vmlinuz-$rel" ] || ne_die "no vmlinuz in linux-image-$rel"
+	[ -f "$root/boot/vmlinuz-$rel" ] || [ -f "$root/usr/lib/modules/$rel/vmlinuz" ] ||
+		ne_die "no vmlinuz in linux-image-$rel"
 	[ -d "$root/lib/modules/$rel" ] || [ -d "$root/usr/lib/modules/$rel" ] ||
 		ne_die "no modules in linux-image-$rel"
 	touch "$NE_CACHE/kernels/$ver/.fetched"
 }
 
 ne_kernel_image() {
+	local root rel
 	ne_kernel_fetch "$1"
-	echo "$NE_CACHE/kernels/$1/root/boot/vmlinuz-$(ne_kernel_release "$1")"
+	root=$NE_CACHE/kernels/$1/root
+	rel=$(ne_kernel_release "$1")
+	if [ -f "$root/boot/vmlinuz-$rel" ]; then
+		echo "$root/boot/vmlinuz-$rel"
+	else
+		echo "$root/usr/lib/modules/$rel/vmlinuz"	# sid's split packages
+	fi
 }
 
+# (Debian image packages ship no modules.dep: run depmod -b on a copy.)
 ne_kernel_moddir() {
 	local root rel
 	ne_kernel_fetch "$1"
@@ -97,11 +106,16 @@ ne_build_chroot() {
 		rm -rf "$dir"
 		mkdir -p "$(dirname "$dir")"
 		ne_log "creating $suite build chroot (a few minutes, once)"
-		debootstrap --variant=minbase --include=make,ca-certificates \
+		debootstrap --variant=minbase --include=make,ca-certificates,perl,python3 \
 			"$suite" "$dir" "$NE_MIRROR" >"$dir.log" 2>&1 ||
 			{ tail -n 20 "$dir.log" >&2; ne_die "debootstrap $suite failed"; }
 		echo 'Acquire::Check-Valid-Until "false";' \
 			>"$dir/etc/apt/apt.conf.d/99no-valid-until"
+		# Headers may pull a kernel image; nothing here boots from the
+		# chroot, so never spend minutes generating an initramfs.
+		chroot "$dir" dpkg-divert --local --rename \
+			--add /usr/sbin/update-initramfs >/dev/null
+		ln -sf /bin/true "$dir/usr/sbin/update-initramfs"
 		if [ "$suite" = bookworm ]; then
 			# backports for the 6.12 headers, never preferred over bookworm
 			echo "deb $NE_MIRROR bookworm-backports main" \
