@@ -422,7 +422,7 @@ def rc_of(reply):
 def chardev_args(path, reconnect=True):
     spec = 'socket,id=ne0,path=' + path
     if reconnect:
-        spec += ',reconnect-ms=200'
+        spec += ',reconnect-ms=1000'
     return ['-chardev', spec,
             '-device', 'nitro-enclaves,chardev=ne0,id=ne0,addr=0x%x' % NE_SLOT]
 
@@ -668,10 +668,9 @@ def group_qmp(binary, tmp):
                     'addr': {'type': 'unix', 'data': {'path': emu.path}},
                     'server': False}})
             emu.accept()
-            emu.hello()
             qmp.cmd('device_add', driver='nitro-enclaves', id='nehot',
                     bus='rp1', chardev='ne1')
-            added = hot_present()
+            added = emu.hello() and hot_present()
             qmp.cmd('device_del', id='nehot')
             ev = qmp.wait_event('DEVICE_DELETED')
             gone = not hot_present()
@@ -770,8 +769,7 @@ def group_boot(binary, tmp, kernel):
     emu = FakeEmu(sock)
     args = [binary, '-M', 'q35', '-accel', 'tcg', '-nodefaults', '-m', '512M',
             '-display', 'none', '-serial', 'stdio', '-no-reboot',
-            '-kernel', kernel, '-append', 'console=ttyS0 panic=-1 quiet '
-            'loglevel=7 pci=earlydump',
+            '-kernel', kernel, '-append', 'console=ttyS0 panic=-1 loglevel=7',
             '-chardev', 'socket,id=ne0,path=' + sock,
             '-device', 'nitro-enclaves,chardev=ne0']
     try:
