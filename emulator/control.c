@@ -223,10 +223,10 @@ static void do_faults_list(struct ne_emu *emu, struct ne_buf *out)
 static void do_fault(struct ne_emu *emu, char **av, int ac,
 		     struct ne_buf *out)
 {
-	enum ne_fault_kind kind;
+	enum ne_fault_kind kind = NE_FAULT_NONE;
 	uint32_t count = 1;
 	int32_t rc = 0;
-	int type, cnt_arg, err;
+	int type, cnt_arg = 0, err;
 
 	if (ac == 2 && !strcmp(av[1], "clear")) {
 		ne_faults_clear(&emu->faults);
