@@ -115,7 +115,7 @@ static int conn_send(struct ne_devlink *d, struct ne_devconn *c,
 {
 	int rc;
 
-	if (ne_buf_add(&c->out, p, n) ||
+	if ((n && ne_buf_add(&c->out, p, n)) ||
 	    ne_buf_pending(&c->out) > NE_DEV_MAX_OUT) {
 		conn_close(d, c, "device does not read its replies");
 		return -1;

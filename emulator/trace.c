@@ -206,9 +206,13 @@ int ne_trace_format(const struct ne_trace_ent *ent, char *buf, size_t size)
 		[NE_FAULT_MALFORMED] = " fault=malformed",
 	};
 	size_t pos = 0;
+	int ok_reply;
 
 	APPEND("T seq=%" PRIu64 " ", ent->seq);
-	pos += fmt_request(ent->type, ent->req, sizeof(ent->req), &ent->reply,
+	/* A garbage or missing reply has no slot worth showing. */
+	ok_reply = ent->fault == NE_FAULT_NONE || ent->fault == NE_FAULT_RC;
+	pos += fmt_request(ent->type, ent->req, sizeof(ent->req),
+			   ok_reply ? &ent->reply : NULL,
 			   buf + (pos < size ? pos : size),
 			   pos < size ? size - pos : 0);
 	if (ent->fault == NE_FAULT_NONE && ent->rc == 0)

@@ -616,6 +616,32 @@ static void test_storm(void)
 	close(fd);
 }
 
+/* Well-framed CMDs with random types and windows: every one answered. */
+static void test_fuzz_cmds(void)
+{
+	struct ne_cmd_reply r;
+	struct cmd_msg m;
+	int fd = dev_open(), i, j, bad = 0;
+
+	srand(7);
+	for (i = 0; i < 2000; i++) {
+		mkcmd(&m, next_id++, (uint32_t)(rand() % 16), 0, 0, 0);
+		if (rand() % 8 == 0)
+			m.c.cmd_type = htole32((uint32_t)rand());
+		for (j = 0; j < (int)sizeof(m.c.data); j++)
+			m.c.data[j] = (uint8_t)rand();
+		if (rand() % 2)
+			memset(m.c.data + 1 + rand() % 7, 0, 8);
+		if (write_all(fd, &m, sizeof(m)) ||
+		    dev_reply(fd, &r, NULL) != (int)(next_id - 1))
+			bad++;
+	}
+	is(bad, 0, "2000 random CMDs over the socket: all answered");
+	close(fd);
+	ok(ctl("ping") == 0 && ctl("slots") == 0, "... daemon alive");
+	ctl("reset");
+}
+
 static void test_cli(void)
 {
 	char cmd[512];
@@ -664,6 +690,7 @@ int main(void)
 	test_bad_frames();
 	test_control_robust();
 	test_storm();
+	test_fuzz_cmds();
 	test_cli();
 
 	status = stop_daemon();
