@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Nitro Enclaves driver: the private header (structures, locking rules and
+ * the functions each file offers the others).
+ *
+ * Locking
+ * -------
+ * Lock order, outermost first:
+ *
+ *   ne_enclaves_lock -> ne_enclave.lock -> ne_cpu_pool lock -> ne_pci_dev.cmd_lock
+ *
+ * - ne_enclaves_lock (ne_misc.c) guards the list of enclaves and the
+ *   published PCI device. NE_CREATE_VM holds it for the whole call, the
+ *   ne_cpus setter holds it across its "no enclave exists" check and the
+ *   pool rebuild, release and the event handler hold it while they walk or
+ *   change the list, PCI remove holds it while it kills the enclaves.
+ * - ne_enclave.lock guards one enclave's state and resources.
+ * - The pool lock (ne_cpu_pool.c) guards the pool's cores.
+ * - ne_pci_dev.cmd_lock keeps one device command in flight.
+ * All are statically initialised or initialised before they can be reached
+ * (the PCI device's before its IRQs are requested).
+ */
+
+#ifndef NE_DRV_H
+#define NE_DRV_H
+
+#include <linux/cpumask.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include "ne_merge.h"
+#include "ne_proto.h"
+
+#define NE_DRV_NAME		"nitro_enclaves"
+#ifndef NE_DRV_VERSION	/* normally from the project's VERSION file */
+#define NE_DRV_VERSION		"0.0.0"
+#endif
+
+#define NE_EIF_LOAD_OFFSET	(8ULL << 20)
+#define NE_MIN_ENCLAVE_MEM_SIZE	(64ULL << 20)
+#define NE_PARENT_VM_CID	3
+
+struct ne_pci_dev;
+
+/**
+ * typedef ne_event_fn - Called from the transport's ordered workqueue when
+ * the device signals an out-of-band event.
+ */
+typedef void (*ne_event_fn)(struct ne_pci_dev *ne_pci);
+
+/**
+ * struct ne_pci_dev - The PCI transport (ne_pci.c).
+ * @pdev:		The PCI device.
+ * @iomem:		BAR 3 mapping.
+ * @cmd_lock:		Keeps one command in flight; guards @outstanding and
+ *			the send/receive windows.
+ * @reply_wq:		Waiters for @reply_avail.
+ * @reply_avail:	Set by the reply IRQ, cleared by the command path.
+ * @outstanding:	A command timed out or its waiter was killed: its late
+ *			reply must be consumed before the next command.
+ * @event_wq:		Ordered workqueue running @event_work.
+ * @event_work:		Calls @event_fn.
+ * @event_fn:		The upper layer's handler (set before it can fire).
+ * @nr_vectors:		MSI-X vectors allocated.
+ */
+struct ne_pci_dev {
+	struct pci_dev *pdev;
+	void __iomem *iomem;
+	struct mutex cmd_lock;
+	wait_queue_head_t reply_wq;
+	bool reply_avail;
+	bool outstanding;
+	struct workqueue_struct *event_wq;
+	struct work_struct event_work;
+	ne_event_fn event_fn;
+	int nr_vectors;
+};
+
+/**
+ * enum ne_state - Enclave states. The first three are the device's values.
+ * @NE_STATE_INIT:	Created, being set up.
+ * @NE_STATE_RUNNING:	Started.
+ * @NE_STATE_STOPPED:	Ended on its own (the device said so).
+ * @NE_STATE_DEAD:	The PCI device went away; everything was released.
+ */
+enum ne_state {
+	NE_STATE_INIT = NE_SLOT_STATE_INIT,
+	NE_STATE_RUNNING = NE_SLOT_STATE_RUNNING,
+	NE_STATE_STOPPED = NE_SLOT_STATE_STOPPED,
+	NE_STATE_DEAD = 0xfffe,
+};
+
+/**
+ * struct ne_pool_snapshot - What an enclave remembers of the pool.
+ * @nr_parent_vm_cores:	Bounds vCPU ids (with @threads_per_core).
+ * @threads_per_core:	SMT threads per core.
+ * @numa_node:		Node enclave memory must come from.
+ */
+struct ne_pool_snapshot {
+	unsigned int nr_parent_vm_cores;
+	unsigned int threads_per_core;
+	int numa_node;
+};
+
+/**
+ * struct ne_enclave - One enclave (one slot in the device).
+ * @node:		In the enclave list; ne_enclaves_lock.
+ * @lock:		Guards every field below except @eventq.
+ * @eventq:		poll() waiters.
+ * @has_event:		The enclave ended (level-triggered EPOLLHUP).
+ * @state:		enum ne_state.
+ * @slot_uid:		Device slot; 0 until SLOT_ALLOC succeeded (and the
+ *			enclave is listed).
+ * @pci:		The transport; NULL once the enclave is DEAD.
+ * @mm:			Creator's mm (grabbed), for the EIO check.
+ * @pool:		The pool's shape when the enclave was created.
+ * @reserved_cpus:	CPUs of the cores reserved for this enclave.
+ * @vcpu_ids:		CPUs added to the enclave.
+ * @nr_vcpus:		Weight of @vcpu_ids.
+ * @mem_regions:	struct ne_mem_region list, in the order added.
+ * @max_mem_regions:	The device's limit of physical chunks.
+ * @nr_mem_regions:	Physical chunks given to the device or @pending.
+ * @mem_size:		Bytes given to the device or @pending.
+ * @pending:		The last chunk, held back so the next region can
+ *			extend it (size 0: none). Sent before start.
+ */
+struct ne_enclave {
+	struct list_head node;
+	struct mutex lock;
+	wait_queue_head_t eventq;
+	bool has_event;
+	u16 state;
+	u64 slot_uid;
+	struct ne_pci_dev *pci;
+	struct mm_struct *mm;
+	struct ne_pool_snapshot pool;
+	cpumask_var_t reserved_cpus;
+	cpumask_var_t vcpu_ids;
+	unsigned int nr_vcpus;
+	struct list_head mem_regions;
+	u64 max_mem_regions;
+	u64 nr_mem_regions;
+	u64 mem_size;
+	struct ne_phys_range pending;
+};
+
+/* ne_pci.c: the transport. */
+int ne_pci_cmd(struct ne_pci_dev *ne_pci, enum ne_cmd_type type,
+	       const void *req, size_t req_size, struct ne_cmd_reply *reply);
+int ne_pci_cmd_nokill(struct ne_pci_dev *ne_pci, enum ne_cmd_type type,
+		      const void *req, size_t req_size,
+		      struct ne_cmd_reply *reply);
+void ne_pci_set_event_fn(struct ne_pci_dev *ne_pci, ne_event_fn fn);
+extern struct pci_driver ne_pci_driver;
+
+/* ne_misc.c: the /dev node, NE_CREATE_VM, the enclave list. */
+extern struct mutex ne_enclaves_lock;
+bool ne_misc_has_enclaves(void);
+int ne_misc_attach(struct ne_pci_dev *ne_pci);
+void ne_misc_detach(struct ne_pci_dev *ne_pci);
+
+/* ne_enclave.c: enclave object, state machine, fops. */
+extern const struct file_operations ne_enclave_fops;
+struct ne_enclave *ne_enclave_alloc(const struct ne_pool_snapshot *snap);
+void ne_enclave_free(struct ne_enclave *ne);
+void ne_enclave_kill(struct ne_enclave *ne);
+void ne_enclave_event(struct ne_enclave *ne);
+
+/* ne_cpu_pool.c: the CPU pool and the ne_cpus parameter. */
+int ne_cpu_pool_snapshot(struct ne_pool_snapshot *snap);
+int ne_cpu_pool_pick(struct cpumask *reserved, const struct cpumask *used,
+		     unsigned int *cpu, bool *reserved_new);
+int ne_cpu_pool_reserve(struct cpumask *reserved, unsigned int cpu);
+void ne_cpu_pool_unreserve(struct cpumask *reserved, unsigned int cpu);
+void ne_cpu_pool_put(const struct cpumask *reserved);
+void ne_cpu_pool_exit(void);
+
+/* ne_mem.c: user memory regions. */
+int ne_mem_region_add(struct ne_enclave *ne, u64 uaddr, u64 size);
+int ne_mem_flush(struct ne_enclave *ne);
+void ne_mem_release(struct ne_enclave *ne);
+
+#endif /* NE_DRV_H */

@@ -1,0 +1,447 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Nitro Enclaves memory regions: checking, pinning and merging user hugetlb
+ * memory, and handing it to the device in the fewest chunks.
+ *
+ * Pinning: FOLL_PIN | FOLL_LONGTERM | FOLL_WRITE in batches of
+ * NE_PIN_BATCH pages, so no COW or migration can move a page the enclave
+ * owns. A region keeps only its physically contiguous runs (in one-page
+ * chunks, never one big array) and unpins per hugepage on release.
+ *
+ * Merging: chunks that continue the previous one in ascending physical order
+ * are merged, within a region and across regions. The last chunk of each
+ * ioctl is held back (ne_enclave.pending) so the next region can extend it;
+ * it is sent before the enclave starts (ne_mem_flush()). The region limit
+ * counts the pending chunk, so NE_ERR_MEM_MAX_REGIONS still comes from the
+ * ioctl that exceeds it. Set defer_last_chunk=0 to send every chunk from
+ * the ioctl that adds it (upstream's timing of device errors).
+ */
+
+#include <linux/list.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/nitro_enclaves.h>
+#include <linux/pci.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "compat.h"
+#include "ne_drv.h"
+
+/* Pages pinned per call; the array is 32 KiB. */
+#define NE_PIN_BATCH	4096
+
+static bool defer_last_chunk = true;
+module_param(defer_last_chunk, bool, 0644);
+MODULE_PARM_DESC(defer_last_chunk,
+		 "Hold each ioctl's last memory chunk so the next region can extend it (default 1)");
+
+/**
+ * struct ne_mem_chunk - One page of a region's physically contiguous runs.
+ * @node:	In ne_mem_region.chunks.
+ * @runs:	View on @r for the merge logic.
+ * @r:		The runs.
+ */
+struct ne_mem_chunk {
+	struct list_head node;
+	struct ne_phys_ranges runs;
+	struct ne_phys_range r[];
+};
+
+#define NE_RUNS_PER_CHUNK \
+	((PAGE_SIZE - sizeof(struct ne_mem_chunk)) / sizeof(struct ne_phys_range))
+
+/**
+ * struct ne_mem_region - One NE_SET_USER_MEMORY_REGION call's memory.
+ * @node:	In ne_enclave.mem_regions (guarded by its lock).
+ * @uaddr:	Declared user address.
+ * @size:	Declared size.
+ * @pinned:	Bytes pinned from @uaddr on (all of them once added).
+ * @chunks:	struct ne_mem_chunk list: the runs, in user address order.
+ */
+struct ne_mem_region {
+	struct list_head node;
+	u64 uaddr;
+	u64 size;
+	u64 pinned;
+	struct list_head chunks;
+};
+
+#define for_each_run(region, chunk, i)					\
+	list_for_each_entry(chunk, &(region)->chunks, node)		\
+		for (i = 0; i < (chunk)->runs.nr; i++)
+
+static int ne_mem_runs_add(struct ne_mem_region *region, u64 start, u64 size)
+{
+	struct ne_mem_chunk *chunk;
+	int rc;
+
+	if (!list_empty(&region->chunks)) {
+		chunk = list_last_entry(&region->chunks, struct ne_mem_chunk,
+					node);
+		rc = ne_merge_add(&chunk->runs, start, size);
+		if (rc != -ENOSPC)
+			return rc;
+	}
+
+	chunk = kmalloc(PAGE_SIZE, GFP_KERNEL);
+	if (!chunk)
+		return -ENOMEM;
+	chunk->runs.r = chunk->r;
+	chunk->runs.nr = 0;
+	chunk->runs.cap = NE_RUNS_PER_CHUNK;
+	list_add_tail(&chunk->node, &region->chunks);
+
+	return ne_merge_add(&chunk->runs, start, size);
+}
+
+/*
+ * Unpin the first @region->pinned bytes, one hugepage at a time (a pin
+ * covers every 4 KiB page of the hugepage, the last one possibly partly).
+ */
+static void ne_mem_unpin(struct ne_mem_region *region, bool dirty)
+{
+	unsigned long left = region->pinned >> PAGE_SHIFT;
+	struct ne_mem_chunk *chunk;
+	unsigned long i, nr;
+	struct page *page;
+	u64 pos, end;
+
+	for_each_run(region, chunk, i) {
+		pos = chunk->r[i].start;
+		end = pos + chunk->r[i].size;
+		while (pos < end && left) {
+			page = pfn_to_page(PHYS_PFN(pos));
+			nr = min(ne_page_huge_bytes(page) >> PAGE_SHIFT, left);
+			ne_unpin_range(page, nr, dirty);
+			left -= nr;
+			pos += ne_page_huge_bytes(page);
+		}
+	}
+	region->pinned = 0;
+}
+
+static void ne_mem_region_free(struct ne_mem_region *region, bool dirty)
+{
+	struct ne_mem_chunk *chunk, *tmp;
+
+	ne_mem_unpin(region, dirty);
+	list_for_each_entry_safe(chunk, tmp, &region->chunks, node)
+		kfree(chunk);
+	kfree(region);
+}
+
+/* The first page of a hugepage: spec §1.5 order, then our own refusals. */
+static int ne_mem_check_huge(struct ne_enclave *ne, struct page *page,
+			     u64 left)
+{
+	u64 size;
+
+	if (!ne_page_is_hugetlb(page))
+		return -NE_ERR_MEM_NOT_HUGE_PAGE;
+
+	size = ne_page_huge_bytes(page);
+	if (size % NE_MEM_ALIGN)
+		return -NE_ERR_INVALID_PAGE_SIZE;
+	/*
+	 * Upstream silently adds all of a hugepage larger than the declared
+	 * size, and fails obscurely on a region starting inside one: refuse
+	 * both with the page-size error.
+	 */
+	if (size > left || page_to_phys(page) & (size - 1))
+		return -NE_ERR_INVALID_PAGE_SIZE;
+
+	if (page_to_nid(page) != ne->pool.numa_node)
+		return -NE_ERR_MEM_DIFFERENT_NUMA_NODE;
+
+	return 0;
+}
+
+/**
+ * struct ne_pin_walk - Progress through the current hugepage.
+ * @huge_left:	Bytes of it still to come (0: the next page starts one).
+ * @next:	Physical address the next page must have.
+ */
+struct ne_pin_walk {
+	u64 huge_left;
+	phys_addr_t next;
+};
+
+/* Account one pinned 4 KiB page; on error the caller still owns it. */
+static int ne_mem_take_page(struct ne_enclave *ne, struct ne_mem_region *region,
+			    struct ne_pin_walk *walk, struct page *page)
+{
+	phys_addr_t phys = page_to_phys(page);
+	int rc;
+
+	if (walk->huge_left) {
+		/* The mapping changed between two batches. */
+		if (phys != walk->next)
+			return -EFAULT;
+	} else {
+		rc = ne_mem_check_huge(ne, page, region->size - region->pinned);
+		if (rc)
+			return rc;
+		rc = ne_mem_runs_add(region, phys, ne_page_huge_bytes(page));
+		if (rc)
+			return rc;
+		walk->huge_left = ne_page_huge_bytes(page);
+	}
+
+	walk->huge_left -= PAGE_SIZE;
+	walk->next = phys + PAGE_SIZE;
+	region->pinned += PAGE_SIZE;
+
+	return 0;
+}
+
+static int ne_mem_pin(struct ne_enclave *ne, struct ne_mem_region *region,
+		      struct page **batch)
+{
+	struct ne_pin_walk walk = {};
+	unsigned long nr;
+	long got, i;
+	int rc;
+
+	while (region->pinned < region->size) {
+		nr = min_t(u64, NE_PIN_BATCH,
+			   (region->size - region->pinned) >> PAGE_SHIFT);
+		got = pin_user_pages_fast(region->uaddr + region->pinned, nr,
+					  FOLL_WRITE | FOLL_LONGTERM, batch);
+		if (got <= 0)
+			return got ? got : -EFAULT;
+
+		for (i = 0; i < got; i++) {
+			rc = ne_mem_take_page(ne, region, &walk, batch[i]);
+			if (rc) {
+				unpin_user_pages(batch + i, got - i);
+				return rc;
+			}
+		}
+		cond_resched();
+	}
+
+	return 0;
+}
+
+static bool ne_mem_overlaps(struct ne_enclave *ne, u64 uaddr, u64 size)
+{
+	struct ne_mem_region *region;
+
+	list_for_each_entry(region, &ne->mem_regions, node)
+		if (uaddr < region->uaddr + region->size &&
+		    region->uaddr < uaddr + size)
+			return true;
+
+	return false;
+}
+
+/* Chunks this region adds to the enclave's count (pending extension free). */
+static u64 ne_mem_new_chunks(struct ne_enclave *ne,
+			     struct ne_mem_region *region)
+{
+	struct ne_mem_chunk *chunk;
+	u64 nr = 0;
+
+	list_for_each_entry(chunk, &region->chunks, node)
+		nr += chunk->runs.nr;
+
+	chunk = list_first_entry(&region->chunks, struct ne_mem_chunk, node);
+	if (ne_phys_range_follows(&ne->pending, chunk->r[0].start))
+		nr--;
+
+	return nr;
+}
+
+static int ne_mem_send(struct ne_enclave *ne, const struct ne_phys_range *r)
+{
+	struct ne_slot_add_mem_req req = {
+		.slot_uid	= ne->slot_uid,
+		.paddr		= r->start,
+		.size		= r->size,
+	};
+	struct ne_cmd_reply reply = {};
+
+	return ne_pci_cmd(ne->pci, NE_CMD_SLOT_ADD_MEM, &req, sizeof(req),
+			  &reply);
+}
+
+/* Count @cur (sent or pending) in the enclave's totals. */
+static void ne_mem_account(struct ne_enclave *ne, const struct ne_phys_range *cur,
+			   const struct ne_phys_range *old, bool from_old)
+{
+	if (from_old) {
+		ne->mem_size += cur->size - old->size;
+	} else {
+		ne->nr_mem_regions++;
+		ne->mem_size += cur->size;
+	}
+}
+
+/*
+ * Send the region's runs after the pending chunk, merging where they touch,
+ * and hold the last one back. The totals always count sent and pending
+ * chunks. If no byte of the region reached the device, *@region_sent stays
+ * false and the enclave is as before (the old pending chunk may have been
+ * sent, which changes no total). Otherwise a failure is a partial success,
+ * as upstream: what was sent stays counted, the region stays pinned until
+ * release.
+ */
+static int ne_mem_commit(struct ne_enclave *ne, struct ne_mem_region *region,
+			 bool *region_sent)
+{
+	const struct ne_phys_range old = ne->pending;
+	struct ne_phys_range cur = old;
+	struct ne_mem_chunk *chunk;
+	bool from_old = true;
+	unsigned long i;
+	int rc;
+
+	for_each_run(region, chunk, i) {
+		if (ne_phys_range_follows(&cur, chunk->r[i].start)) {
+			cur.size += chunk->r[i].size;
+			continue;
+		}
+		if (cur.size) {
+			rc = ne_mem_send(ne, &cur);
+			if (rc)
+				return rc;
+			ne_mem_account(ne, &cur, &old, from_old);
+			ne->pending.size = 0;
+			if (!from_old || cur.size != old.size)
+				*region_sent = true;
+		}
+		cur = chunk->r[i];
+		from_old = false;
+	}
+
+	if (!READ_ONCE(defer_last_chunk)) {
+		rc = ne_mem_send(ne, &cur);
+		if (rc)
+			return rc;
+		ne_mem_account(ne, &cur, &old, from_old);
+		ne->pending.size = 0;
+		*region_sent = true;
+		return 0;
+	}
+
+	ne_mem_account(ne, &cur, &old, from_old);
+	ne->pending = cur;
+	*region_sent = true;
+	return 0;
+}
+
+/**
+ * ne_mem_region_add() - NE_SET_USER_MEMORY_REGION after the flag, state and
+ * mm checks.
+ * @ne:		The enclave, in INIT state.
+ * @uaddr:	User address.
+ * @size:	Bytes.
+ *
+ * Context: @ne->lock held.
+ * Return: 0 or the errno of spec §1.5, in its order; on error nothing is
+ * left pinned unless part of the region already reached the device.
+ */
+int ne_mem_region_add(struct ne_enclave *ne, u64 uaddr, u64 size)
+{
+	struct ne_mem_region *region;
+	bool region_sent = false;
+	struct page **batch;
+	u64 new_chunks;
+	int rc;
+
+	lockdep_assert_held(&ne->lock);
+
+	if (size % NE_MEM_ALIGN)
+		return -NE_ERR_INVALID_MEM_REGION_SIZE;
+	if (uaddr % NE_MEM_ALIGN)
+		return -NE_ERR_UNALIGNED_MEM_REGION_ADDR;
+	if (!access_ok(u64_to_user_ptr(uaddr), size))
+		return -NE_ERR_INVALID_MEM_REGION_ADDR;
+	if (ne_mem_overlaps(ne, uaddr, size))
+		return -NE_ERR_MEM_REGION_ALREADY_USED;
+	/* As upstream: a zero size passes the checks above, then fails here. */
+	if (!size)
+		return -ENOMEM;
+
+	region = kzalloc(sizeof(*region), GFP_KERNEL);
+	if (!region)
+		return -ENOMEM;
+	region->uaddr = uaddr;
+	region->size = size;
+	INIT_LIST_HEAD(&region->chunks);
+
+	batch = kvmalloc_array(NE_PIN_BATCH, sizeof(*batch), GFP_KERNEL);
+	if (!batch) {
+		rc = -ENOMEM;
+		goto free_region;
+	}
+
+	rc = ne_mem_pin(ne, region, batch);
+	kvfree(batch);
+	if (rc)
+		goto free_region;
+
+	new_chunks = ne_mem_new_chunks(ne, region);
+	if (ne->nr_mem_regions + new_chunks > ne->max_mem_regions) {
+		rc = -NE_ERR_MEM_MAX_REGIONS;
+		goto free_region;
+	}
+
+	rc = ne_mem_commit(ne, region, &region_sent);
+	if (!region_sent)
+		goto free_region;
+
+	list_add_tail(&region->node, &ne->mem_regions);
+	return rc;
+
+free_region:
+	ne_mem_region_free(region, false);
+	return rc;
+}
+
+/**
+ * ne_mem_flush() - Send the pending chunk (before the enclave starts).
+ * @ne:	The enclave.
+ *
+ * Context: @ne->lock held.
+ * Return: 0 or the device's error (the chunk stays pending).
+ */
+int ne_mem_flush(struct ne_enclave *ne)
+{
+	int rc;
+
+	lockdep_assert_held(&ne->lock);
+
+	if (!ne->pending.size)
+		return 0;
+
+	rc = ne_mem_send(ne, &ne->pending);
+	if (!rc)
+		ne->pending.size = 0;
+
+	return rc;
+}
+
+/**
+ * ne_mem_release() - Unpin and free every region (memory written back).
+ * @ne:	The enclave, stopped or dead.
+ *
+ * Context: @ne->lock held.
+ */
+void ne_mem_release(struct ne_enclave *ne)
+{
+	struct ne_mem_region *region, *tmp;
+
+	lockdep_assert_held(&ne->lock);
+
+	list_for_each_entry_safe(region, tmp, &ne->mem_regions, node) {
+		list_del(&region->node);
+		ne_mem_region_free(region, true);
+		cond_resched();
+	}
+	ne->pending.size = 0;
+	ne->nr_mem_regions = 0;
+	ne->mem_size = 0;
+}
