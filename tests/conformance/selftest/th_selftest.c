@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Harness self-test: tests with known outcomes (pass, fail, skip, timeout,
+ * crash, teardown after a failed ASSERT, variants). run-selftest.sh checks
+ * that the runner reports each one correctly. Needs no driver.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../harness.h"
+
+TEST(self, pass_plain)
+{
+	ASSERT_EQ(1, 1);
+	EXPECT_RC(-EINVAL, -EINVAL);
+	EXPECT_OK(3);
+}
+
+TEST(self, fail_assert_stops)
+{
+	ASSERT_EQ(1, 2, "one is not two");
+	printf("# NOT REACHED\n");
+}
+
+TEST(self, fail_expect_continues)
+{
+	EXPECT_RC(-ENOENT, -EINVAL, "errno mismatch");
+	printf("# REACHED after EXPECT\n");
+	fflush(stdout);
+}
+
+TEST(self, fail_ne_err_name)
+{
+	EXPECT_RC(-270, -274);
+}
+
+TEST(self, skip_with_reason)
+{
+	SKIP(return, "no %s here", "1 GiB pages");
+	FAIL("not reached");
+}
+
+TEST_TIMEOUT(self, fail_timeout, 1)
+{
+	sleep(30);
+}
+
+TEST(self, fail_crash)
+{
+	raise(SIGSEGV);
+}
+
+TEST(self, fail_unconditional)
+{
+	FAIL("explicit failure %d", 42);
+}
+
+FIXTURE(fx) {
+	int marker;
+};
+FIXTURE_VARIANT(fx) {
+	int value;
+};
+FIXTURE_VARIANT_ADD(fx, one) {
+	.value = 1,
+};
+FIXTURE_VARIANT_ADD(fx, two) {
+	.value = 2,
+};
+
+static const char *marker_path(void)
+{
+	static char p[128];
+
+	snprintf(p, sizeof(p), "%s/teardown-ran", getenv("TH_SELFTEST_DIR") ?: "/tmp");
+	return p;
+}
+
+FIXTURE_SETUP(fx)
+{
+	(void)_th;
+	self->marker = variant->value;
+}
+
+FIXTURE_TEARDOWN(fx)
+{
+	(void)_th;
+	(void)variant;
+	if (self->marker == 2) {
+		int fd = open(marker_path(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
+FIXTURE_REGISTER(fx);
+
+/* Passes for variant one, fails (ASSERT) for two; teardown still runs. */
+TEST_F(fx, var, value_is_one)
+{
+	ASSERT_EQ(1, variant->value);
+	ASSERT_EQ(1, self->marker);
+}
+
+int main(int argc, char **argv)
+{
+	return th_main(argc, argv);
+}

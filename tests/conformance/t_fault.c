@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Device faults injected through the emulator: a device rc comes back as
+ * the errno, a lost reply times out, a killed waiter leaves the driver
+ * usable, malformed replies and event storms do no harm. Every test that
+ * injects faults `reset`s the emulator (the runner also does after each).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ne_lib.h"
+
+#define TIMEOUT_PARAM NE_PARAM_DIR "/cmd_timeout_ms"
+
+static int next_fd(void)
+{
+	int fd = dup(0);
+
+	if (fd >= 0)
+		close(fd);
+	return fd;
+}
+
+TEST_F(dev, fault, slot_alloc_rc_propagates)
+{
+	uint64_t uid = 0;
+	int before, fd;
+
+	NEED_EMU();
+	EMU("fault rc SLOT_ALLOC -28");
+	before = next_fd();
+	EXPECT_RC(-ENOSPC, ne_create(self->dev, &uid), "device rc -ENOSPC");
+	EXPECT_EQ(before, next_fd(), "no fd installed on failure");
+	EXPECT_EQ(0, t_emu_nslots(_th));
+	EMU("reset");
+	fd = t_create(_th, self->dev, NULL);
+	close(fd);
+}
+
+TEST_F(encl, fault, slot_add_mem_rc_propagates)
+{
+	void *p = t_hp(_th, SZ_2M);
+
+	NEED_EMU();
+	EMU("fault rc SLOT_ADD_MEM -22");
+	EXPECT_RC(-EINVAL, ne_set_mem(self->fd, 0, (uintptr_t)p, SZ_2M));
+	EMU("reset");
+}
+
+TEST_F(encl, fault, slot_add_vcpu_rc_propagates)
+{
+	uint32_t id = 2;
+
+	NEED_EMU();
+	EMU("fault rc SLOT_ADD_VCPU -16");
+	EXPECT_RC(-EBUSY, ne_add_vcpu(self->fd, &id));
+	EMU("fault clear");
+}
+
+TEST_F(encl, fault, enclave_start_rc_keeps_init_and_retry_works)
+{
+	uint64_t cid = 0;
+
+	NEED_EMU();
+	t_add_mem(_th, self->fd, t_hp(_th, SZ_64M), SZ_64M);
+	t_add_vcpus(_th, self->fd, 2);
+	EMU("fault rc ENCLAVE_START -22");
+	EXPECT_RC(-EINVAL, ne_start(self->fd, 0, &cid));
+	EXPECT_EQ(0, strcmp("INIT", t_emu_state(_th, self->uid)));
+	EMU("fault clear");
+	EXPECT_RC(0, ne_start(self->fd, 0, &cid), "START can be retried");
+	EXPECT_EQ(0, strcmp("RUNNING", t_emu_state(_th, self->uid)));
+}
+
+TEST_F(dev, fault, reply_timeout_is_etimedout)
+{
+	char old[32];
+	uint64_t uid;
+	int rc, fd;
+
+	NEED_EMU();
+	if (sysfs_read(TIMEOUT_PARAM, old, sizeof(old)) ||
+	    sysfs_write(TIMEOUT_PARAM, "500"))
+		SKIP(return, "no writable cmd_timeout_ms (the wait would be 120 s)");
+	EMU("fault drop SLOT_ALLOC");
+	rc = ne_create(self->dev, &uid);
+	sysfs_write(TIMEOUT_PARAM, old);
+	EXPECT_RC(-ETIMEDOUT, rc);
+	if (rc >= 0)
+		close(rc);
+	EMU("reset");
+	fd = t_create(_th, self->dev, NULL);
+	t_add_vcpus(_th, fd, 2);
+	close(fd);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * A child blocks in ADD_VCPU on a slow device and is killed. Returns the
+ * seconds from SIGKILL to its exit, or -1.
+ */
+double kill_blocked_waiter(int latency_us)
+{
+	int pid, pfd[2];
+	double t0;
+	char c;
+
+	if (emu_cmd(NULL, 0, "latency SLOT_ADD_VCPU %d", latency_us) || pipe(pfd))
+		return -1;
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		uint32_t id = 0;
+		int dev = ne_dev_open(), fd;
+		uint64_t uid;
+
+		emu_close();
+		fd = ne_create(dev, &uid);
+		if (write(pfd[1], "x", 1) != 1 || fd < 0)
+			_exit(1);
+		ne_add_vcpu(fd, &id);	/* blocks in the device wait */
+		_exit(0);
+	}
+	close(pfd[1]);
+	if (read(pfd[0], &c, 1) != 1)
+		return -1;
+	close(pfd[0]);
+	usleep(300 * 1000);
+	t0 = now_s();
+	kill(pid, SIGKILL);
+	if (wait_child(pid, latency_us / 1000 + 20000) < 0)
+		return -1;
+	return now_s() - t0;
+}
+
+TEST_F(dev, fault, killed_waiter_next_command_works)
+{
+	double dt;
+	int fd;
+
+	NEED_EMU();
+	dt = kill_blocked_waiter(2000000);
+	ASSERT_GE(dt, 0, "child did not exit");
+	TH_LOG("killed waiter exited %.2f s after SIGKILL", dt);
+	EMU("latency all 0");
+	usleep(2500 * 1000);	/* let any late reply arrive */
+	fd = t_create(_th, self->dev, NULL);
+	t_add_mem(_th, fd, t_hp(_th, SZ_64M), SZ_64M);
+	t_add_vcpus(_th, fd, 2);
+	t_start(_th, fd);
+	close(fd);
+	EXPECT_EQ(0, t_emu_nslots(_th), "no slot left behind");
+	t_check_pool_whole(_th, self->dev);
+}
+
+TEST_F(dev, fault, malformed_replies_do_no_harm)
+{
+	static const char *const cmds[] = {
+		"SLOT_ALLOC", "SLOT_ADD_MEM", "SLOT_ADD_VCPU", "ENCLAVE_START",
+	};
+	void *p = t_hp(_th, SZ_64M);
+
+	NEED_EMU();
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		uint64_t uid, cid = 0;
+		uint32_t id = 0;
+		int fd = -1, rc;
+
+		if (i == 0) {
+			EMU("fault malformed %s", cmds[i]);
+			rc = ne_create(self->dev, &uid);
+			TH_LOG("CREATE_VM with a malformed reply: %s", th_errname(rc));
+			if (rc >= 0)
+				close(rc);
+			EMU("reset");
+			continue;
+		}
+		fd = t_create(_th, self->dev, &uid);
+		if (i >= 2)
+			t_add_mem(_th, fd, p, SZ_64M);
+		if (i == 3)
+			t_add_vcpus(_th, fd, 2);
+		EMU("fault malformed %s", cmds[i]);
+		if (i == 1)
+			rc = ne_set_mem(fd, 0, (uintptr_t)p, SZ_64M);
+		else if (i == 2)
+			rc = ne_add_vcpu(fd, &id);
+		else
+			rc = ne_start(fd, 0, &cid);
+		TH_LOG("%s with a malformed reply: %s", cmds[i], th_errname(rc));
+		close(fd);
+		EMU("reset");
+	}
+	/* The driver must still work normally. */
+	{
+		int fd = t_create(_th, self->dev, NULL);
+
+		t_make_running(_th, fd);
+		close(fd);
+	}
+}
+
+TEST_F(dev, fault, event_storm_no_spurious_hup)
+{
+	struct pollfd pf;
+	uint64_t ua;
+	int a = t_create(_th, self->dev, &ua);
+	int b = t_create(_th, self->dev, NULL);
+	uint32_t id = 0;
+
+	NEED_EMU();
+	t_make_running(_th, a);
+	EMU("event 500");
+	ASSERT_RC(0, ne_add_vcpu(b, &id), "ioctls work during the storm");
+	pf = (struct pollfd){ .fd = a, .events = POLLIN | POLLHUP };
+	EXPECT_EQ(0, poll(&pf, 1, 1500), "no POLLHUP on a running enclave");
+	EXPECT_EQ(0, strcmp("RUNNING", t_emu_state(_th, ua)));
+	EMU("event 500");
+	close(b);
+	close(a);
+	EXPECT_EQ(0, t_emu_nslots(_th));
+}
