@@ -309,6 +309,8 @@ int ne_pool_set(const struct ne_pool_req *req, struct ne_cpuset *chosen, int *no
 	return 0;
 restore:
 	free(t);
-	ne_pool_restore(old);
+	/* With no old pool, a failed write already left the driver's pool empty. */
+	if (old[0])
+		ne_pool_restore(old);
 	return rc;
 }

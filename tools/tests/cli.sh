@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# nectl CLI tests on fake sysfs trees: bad input gives a clear message, a
+# non-zero exit and no change; good input changes exactly what it should.
+# Usage: cli.sh BUILD_DIR   (needs BUILD_DIR/nectl and BUILD_DIR/test_nectl)
+set -u
+B=${1:?usage: cli.sh BUILD_DIR}
+NECTL=$B/nectl
+TMP=$(mktemp -d /tmp/nectl-cli-XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+pass=0 fail=0 n=0
+
+ok() { n=$((n + 1)); pass=$((pass + 1)); echo "ok $n - $*"; }
+nok() { n=$((n + 1)); fail=$((fail + 1)); echo "not ok $n - $*"; }
+
+tree() { rm -rf "$TMP/root"; "$B/test_nectl" mktree "$TMP/root" "$1"; R=$TMP/root; }
+# A snapshot of every file in the tree, to prove that nothing changed.
+snap() { (cd "$R" && find . -type f | sort | xargs cat | md5sum); }
+param() { cat "$R/sys/module/nitro_enclaves/parameters/ne_cpus"; }
+hp2m() { cat "$R/sys/devices/system/node/node${1:-0}/hugepages/hugepages-2048kB/nr_hugepages"; }
+
+# expect DESC EXIT-CODE MESSAGE-REGEX -- nectl ARGS...: exit code, message, and
+# for failures, an unchanged tree.
+expect() {
+	local desc=$1 code=$2 re=$3 before after rc out
+	shift 4
+	before=$(snap)
+	out=$("$NECTL" --root "$R" "$@" 2>&1)
+	rc=$?
+	after=$(snap)
+	if [ "$rc" != "$code" ]; then
+		nok "$desc (exit $rc, wanted $code): $out"
+	elif [ -n "$re" ] && ! grep -Eq -- "$re" <<<"$out"; then
+		nok "$desc (message lacks /$re/): $out"
+	elif [ "$code" != 0 ] && [ "$before" != "$after" ]; then
+		nok "$desc (failed but changed the tree)"
+	else
+		ok "$desc"
+	fi
+}
+
+check() { if eval "$2"; then ok "$1"; else nok "$1 ($2)"; fi; }
+
+tree smt2
+expect "unknown option" 2 "option '--bogus' is not valid" -- status --bogus
+expect "unknown global option" 2 "option '--frobnicate' is not valid" -- --frobnicate status
+expect "unknown command" 2 "unknown command 'frob'" -- frob
+expect "no command" 2 "usage: nectl" --
+expect "option without its value" 2 "needs a value" -- pool set --count
+expect "pool with half a core" 1 "only part of its core" -- pool set 3
+expect "pool with CPU 0's sibling" 1 "CPU 0's core" -- pool set 1
+expect "pool with CPUs that do not exist" 1 "does not exist" -- pool set 10-11
+expect "pool that is not a list" 2 "not a CPU list" -- pool set two
+expect "pool list and --count together" 2 "not both" -- pool set 2-3 --count 2
+expect "pool --count not whole cores" 1 "multiple of 2" -- pool set --count 3
+expect "pool --count too large" 1 "no NUMA node has" -- pool set --count 8
+expect "pool --count with more memory than exists" 1 "has only" -- pool set --count 2 --memory 64G
+expect "pool unknown action" 2 "unknown action" -- pool frob
+expect "pool set --count 2" 0 "CPU pool set to 2-3" -- pool set --count 2
+check "ne_cpus holds 2-3" '[ "$(param)" = 2-3 ]'
+expect "pool set 4-7" 0 "CPU pool set to 4-7" -- pool set 4-7
+check "ne_cpus holds 4-7" '[ "$(param)" = 4-7 ]'
+expect "hugepages: more memory than exists" 1 "has only .* asked for" -- hugepages reserve 100G
+expect "hugepages: size without unit" 2 "not a size" -- hugepages reserve 12
+expect "hugepages: odd size" 1 "multiple of 2 MiB" -- hugepages reserve 3M
+expect "hugepages: missing node" 1 "node 7 does not exist" -- hugepages reserve 128M --node 7
+expect "hugepages: bad node" 2 "node number" -- hugepages reserve 128M --node x
+expect "hugepages reserve 128M" 0 "reserved 128 MiB" -- hugepages reserve 128M
+check "64 pages of 2 MiB reserved" '[ "$(hp2m)" = 64 ]'
+expect "run: memory below 64 MiB" 1 "at least 64 MiB" -- run /etc/hostname --memory 32 --cpus 2
+expect "run: missing --cpus" 2 "--cpus N is required" -- run /etc/hostname --memory 128
+expect "run: reserved CID" 2 "reserved" -- run /etc/hostname --memory 128 --cpus 2 --cid 3
+expect "run: CID wider than 32 bits" 2 "32-bit" -- run /etc/hostname --memory 128 --cpus 2 --cid 4294967296
+expect "run: half a core of vCPUs" 1 "multiple of 2" -- run /etc/hostname --memory 128 --cpus 1
+expect "run: more vCPUs than the pool" 1 "more than the 4 CPUs" -- run /etc/hostname --memory 128 --cpus 6
+expect "run: missing image" 1 "cannot read image" -- run /nonexistent.eif --memory 128 --cpus 2
+expect "run: bad memory" 2 "needs MiB" -- run /etc/hostname --memory lots --cpus 2
+expect "load: pool with half a core is refused before loading" 1 "only part of its core" -- load --pool 2
+expect "unload: extra argument" 2 "unexpected argument" -- unload now
+
+# status --json reflects the pool and the hugepages.
+json=$("$NECTL" --root "$R" status --json)
+check "status --json is valid JSON" 'python3 -c "import json,sys; json.loads(sys.argv[1])" "$json"'
+check "status --json shows the pool" \
+	'python3 -c "import json,sys; d=json.loads(sys.argv[1]); assert d[\"cpu_pool\"][\"list\"]==\"4-7\" and d[\"cpu_pool\"][\"cpus\"]==[4,5,6,7]" "$json"'
+check "status --json shows the hugepages" \
+	'python3 -c "import json,sys; d=json.loads(sys.argv[1]); s=[x for x in d[\"hugepages\"][0][\"sizes\"] if x[\"size_kb\"]==2048][0]; assert s[\"total\"]==64" "$json"'
+check "status text names the pool" '"$NECTL" --root "$R" status | grep -q "cpu pool:   4-7"'
+
+# allocate: config errors change nothing; a good config sets pool + hugepages.
+cat >"$TMP/bad.yaml" <<'EOF'
+memory_mib: 256
+cpu_cont: 2
+EOF
+cat >"$TMP/both.yaml" <<'EOF'
+memory_mib: 256
+cpu_count: 2
+cpu_pool: 2-3
+EOF
+printf 'memory_mib: 256\ncpu_count: "2\n' >"$TMP/malformed.yaml"
+cat >"$TMP/huge.yaml" <<'EOF'
+memory_mib: 65536
+cpu_count: 2
+EOF
+cat >"$TMP/good.yaml" <<'EOF'
+# Example
+memory_mib: 256
+cpu_count: 2
+EOF
+cat >"$TMP/list.yaml" <<'EOF'
+memory_mib: 512
+cpu_pool: 6-7
+EOF
+expect "allocate: unknown key" 1 "unknown key 'cpu_cont'" -- allocate --config "$TMP/bad.yaml"
+expect "allocate: cpu_count and cpu_pool" 1 "not both" -- allocate --config "$TMP/both.yaml"
+expect "allocate: malformed YAML" 1 "not valid YAML" -- allocate --config "$TMP/malformed.yaml"
+expect "allocate: missing config" 1 "cannot open" -- allocate --config "$TMP/none.yaml"
+expect "allocate: more memory than exists" 1 "has only" -- allocate --config "$TMP/huge.yaml"
+check "failed allocate left the pool at 4-7" '[ "$(param)" = 4-7 ]'
+expect "allocate: good config" 0 "CPU pool set to 2-3" -- allocate --config "$TMP/good.yaml"
+check "allocate set pool 2-3" '[ "$(param)" = 2-3 ]'
+check "allocate reserved 128 pages of 2 MiB" '[ "$(hp2m)" = 128 ]'
+expect "allocate: cpu_pool config" 0 "CPU pool set to 6-7" -- allocate --config "$TMP/list.yaml"
+check "allocate set pool 6-7 and 256 pages" '[ "$(param)" = 6-7 ] && [ "$(hp2m)" = 256 ]'
+
+tree nomodule
+expect "pool set without the module" 1 "not loaded.*nectl load" -- pool set --count 2
+expect "run without the module" 1 "not loaded" -- run /etc/hostname --memory 128 --cpus 2
+check "status hints at the missing module and device" \
+	'"$NECTL" --root "$R" status | grep -q "module not loaded" && "$NECTL" --root "$R" status | grep -q "not an enclave-enabled instance"'
+
+tree numa2
+expect "numa2: pool across nodes" 1 "different NUMA nodes" -- pool set 2-5
+expect "numa2: --count 4 goes to node 1" 0 "4-7 \(NUMA node 1\)" -- pool set --count 4
+expect "numa2: hugepages default to the pool's node" 0 "node 1: reserved" -- hugepages reserve 64M
+check "numa2: node 0 untouched" '[ "$(hp2m 0)" = 0 ] && [ "$(hp2m 1)" = 32 ]'
+
+tree flat
+expect "no SMT: --count 1" 0 "CPU pool set to 1 " -- pool set --count 1
+expect "no SMT: CPU 0 refused" 1 "CPU 0" -- pool set 0-1
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

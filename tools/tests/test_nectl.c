@@ -1,0 +1,578 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nectl unit tests: cpu lists, pool chooser, hugepage planner, config and error text on fake sysfs trees.
+ *
+ * Also builds fake trees for the CLI tests: test_nectl mktree DIR LAYOUT.
+ * Prints one "ok"/"not ok" line per check and "N passed, M failed" last.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include <linux/nitro_enclaves.h>
+
+#include "nectl.h"
+
+static int passed, failed;
+
+#define CHECK(cond, ...) check(!!(cond), __VA_ARGS__)
+
+static void check(int ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s %d - ", ok ? "ok" : "not ok", passed + failed + 1);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	if (ok)
+		passed++;
+	else
+		failed++;
+}
+
+/* ---- fake trees ---- */
+
+static void mkdirs(const char *path)
+{
+	char tmp[4096], *p;
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (p = tmp + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(tmp, 0755);
+			*p = '/';
+		}
+	mkdir(tmp, 0755);
+}
+
+static void put(const char *root, const char *rel, const char *fmt, ...)
+{
+	char path[4096], dir[4096], *slash;
+	va_list ap;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s%s", root, rel);
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	*slash = '\0';
+	mkdirs(dir);
+	f = fopen(path, "w");
+	if (!f) {
+		perror(path);
+		exit(2);
+	}
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fclose(f);
+}
+
+static char *get(const char *root, const char *rel)
+{
+	static char buf[4096];
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s%s", root, rel);
+	if (ne_read_str(path, buf, sizeof(buf)))
+		snprintf(buf, sizeof(buf), "<missing>");
+	return buf;
+}
+
+/*
+ * A machine: @ncpu CPUs, @tpc threads per core, @nodes nodes splitting the
+ * cores evenly. split=false numbers siblings (0,1)(2,3) like the project's
+ * VM; split=true uses (0,n/2)(1,n/2+1) like many Intel hosts. @offline lists
+ * CPUs to leave offline. Memory per node in MiB.
+ */
+struct layout {
+	int ncpu, tpc, nodes;
+	bool split;
+	const char *offline;
+	uint64_t mem_mib[4];
+	bool module;
+};
+
+static int core_of(const struct layout *l, int cpu)
+{
+	int ncores = l->ncpu / l->tpc;
+
+	return l->split ? cpu % ncores : cpu / l->tpc;
+}
+
+static void make_tree(const char *root, const struct layout *l)
+{
+	struct ne_cpuset off, sib, nodecpus;
+	char list[1024], rel[256];
+	int cpu, s, node, ncores = l->ncpu / l->tpc;
+
+	ne_cpuset_parse(l->offline ? l->offline : "", &off);
+	put(root, "/sys/devices/system/cpu/present", "0-%d\n", l->ncpu - 1);
+	ne_cpuset_zero(&sib);
+	for (cpu = 0; cpu < l->ncpu; cpu++)
+		if (!ne_cpuset_has(&off, cpu))
+			ne_cpuset_add(&sib, cpu);
+	ne_cpuset_format(&sib, list, sizeof(list));
+	put(root, "/sys/devices/system/cpu/online", "%s\n", list);
+	for (node = 0; node < l->nodes; node++) {
+		ne_cpuset_zero(&nodecpus);
+		for (cpu = 0; cpu < l->ncpu; cpu++) {
+			if (core_of(l, cpu) * l->nodes / ncores != node)
+				continue;
+			snprintf(rel, sizeof(rel), "/sys/devices/system/cpu/cpu%d/node%d/.keep", cpu, node);
+			put(root, rel, "");
+			if (ne_cpuset_has(&off, cpu))
+				continue;
+			ne_cpuset_add(&nodecpus, cpu);
+			ne_cpuset_zero(&sib);
+			for (s = 0; s < l->ncpu; s++)
+				if (core_of(l, s) == core_of(l, cpu) && !ne_cpuset_has(&off, s))
+					ne_cpuset_add(&sib, s);
+			ne_cpuset_format(&sib, list, sizeof(list));
+			snprintf(rel, sizeof(rel),
+				 "/sys/devices/system/cpu/cpu%d/topology/thread_siblings_list", cpu);
+			put(root, rel, "%s\n", list);
+		}
+		ne_cpuset_format(&nodecpus, list, sizeof(list));
+		snprintf(rel, sizeof(rel), "/sys/devices/system/node/node%d/cpulist", node);
+		put(root, rel, "%s\n", list);
+		snprintf(rel, sizeof(rel), "/sys/devices/system/node/node%d/meminfo", node);
+		put(root, rel, "Node %d MemTotal:       %" PRIu64 " kB\nNode %d MemFree:        %"
+		    PRIu64 " kB\n", node, l->mem_mib[node] * 1024, node, l->mem_mib[node] * 1024);
+		snprintf(rel, sizeof(rel),
+			 "/sys/devices/system/node/node%d/hugepages/hugepages-2048kB/nr_hugepages", node);
+		put(root, rel, "0\n");
+		snprintf(rel, sizeof(rel),
+			 "/sys/devices/system/node/node%d/hugepages/hugepages-2048kB/free_hugepages", node);
+		put(root, rel, "0\n");
+		snprintf(rel, sizeof(rel),
+			 "/sys/devices/system/node/node%d/hugepages/hugepages-1048576kB/nr_hugepages", node);
+		put(root, rel, "0\n");
+		snprintf(rel, sizeof(rel),
+			 "/sys/devices/system/node/node%d/hugepages/hugepages-1048576kB/free_hugepages", node);
+		put(root, rel, "0\n");
+	}
+	put(root, "/proc/meminfo", "MemTotal: %" PRIu64 " kB\n", l->mem_mib[0] * 1024);
+	if (l->module) {
+		put(root, "/sys/module/nitro_enclaves/initstate", "live\n");
+		put(root, NE_CPUS_PARAM, "\n");
+	}
+}
+
+static char *new_root(const struct layout *l)
+{
+	char *root = strdup("/tmp/nectl-test-XXXXXX");
+
+	if (!root || !mkdtemp(root)) {
+		perror("mkdtemp");
+		exit(2);
+	}
+	make_tree(root, l);
+	ne_root_set(root);
+	return root;
+}
+
+static void drop_root(char *root)
+{
+	char cmd[4200];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	if (system(cmd))
+		fprintf(stderr, "cannot remove %s\n", root);
+	free(root);
+	ne_root_set(NULL);
+}
+
+/* ---- kernel emulation for writes ---- */
+
+static uint64_t cap_2m = UINT64_MAX, cap_1g = UINT64_MAX;
+static int ne_cpus_errno;
+static int writes;
+
+static int fake_kernel(const char *path, const char *val)
+{
+	uint64_t want = strtoull(val, NULL, 10), cap;
+	char other[4096];
+	FILE *f;
+
+	writes++;
+	if (strstr(path, "ne_cpus"))
+		return ne_cpus_errno ? -ne_cpus_errno : 0;
+	if (!strstr(path, "/nr_hugepages"))
+		return 0;
+	cap = strstr(path, "hugepages-2048kB") ? cap_2m : cap_1g;
+	if (want > cap)
+		want = cap;
+	/* The kernel gives what it can; free pages follow (none are in use). */
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "%" PRIu64 "\n", want);
+	fclose(f);
+	snprintf(other, sizeof(other), "%s", path);
+	strcpy(strrchr(other, '/') + 1, "free_hugepages");
+	f = fopen(other, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "%" PRIu64 "\n", want);
+	fclose(f);
+	return 1;
+}
+
+/* ---- tests ---- */
+
+static void test_cpulist(void)
+{
+	struct ne_cpuset s;
+	char buf[256];
+
+	CHECK(!ne_cpuset_parse("1-3,5", &s) && ne_cpuset_count(&s) == 4, "cpulist: 1-3,5 has 4 CPUs");
+	ne_cpuset_format(&s, buf, sizeof(buf));
+	CHECK(!strcmp(buf, "1-3,5"), "cpulist: formats back as 1-3,5 (got %s)", buf);
+	CHECK(!ne_cpuset_parse("7\n", &s) && ne_cpuset_has(&s, 7), "cpulist: trailing newline accepted");
+	CHECK(!ne_cpuset_parse("", &s) && !ne_cpuset_count(&s), "cpulist: empty string is the empty set");
+	CHECK(ne_cpuset_parse("3-1", &s) == -EINVAL, "cpulist: reversed range refused");
+	CHECK(ne_cpuset_parse("a", &s), "cpulist: letters refused");
+	CHECK(ne_cpuset_parse("1,,2", &s), "cpulist: empty group refused");
+	CHECK(ne_cpuset_parse("99999", &s), "cpulist: CPU beyond the limit refused");
+}
+
+static int choose(const char *root, const char *list, int count, uint64_t mem,
+		  char *out, size_t len, int *node, char *why, size_t wlen)
+{
+	struct ne_pool_req req = { .count = count, .mem_bytes = mem };
+	struct ne_cpuset set, res;
+	struct ne_topo *t = calloc(1, sizeof(*t));
+	int rc;
+
+	(void)root;
+	if (list) {
+		ne_cpuset_parse(list, &set);
+		req.list = &set;
+	}
+	rc = ne_topo_read(t);
+	if (!rc)
+		rc = ne_pool_choose(t, &req, &res, node, why, wlen);
+	out[0] = '\0';
+	if (!rc)
+		ne_cpuset_format(&res, out, len);
+	free(t);
+	return rc;
+}
+
+#define CHOOSE(list, count, mem) choose(root, list, count, mem, out, sizeof(out), &node, why, sizeof(why))
+
+static void test_pool_smt(void)
+{
+	struct layout l = { .ncpu = 8, .tpc = 2, .nodes = 1, .mem_mib = { 4096 } };
+	char *root = new_root(&l), out[256], why[512];
+	int node = -1;
+
+	CHECK(!CHOOSE(NULL, 2, 0) && !strcmp(out, "2-3") && node == 0,
+	      "smt2: --count 2 picks core 2-3 (got %s)", out);
+	CHECK(!CHOOSE(NULL, 4, 0) && !strcmp(out, "2-5"), "smt2: --count 4 picks 2-5 (got %s)", out);
+	CHECK(CHOOSE(NULL, 3, 0) == -EINVAL && strstr(why, "multiple of 2"),
+	      "smt2: --count 3 refused, not whole cores (%s)", why);
+	CHECK(CHOOSE(NULL, 8, 0) == -EINVAL && strstr(why, "no NUMA node has 4 free full cores"),
+	      "smt2: --count 8 refused, CPU 0's core excluded (%s)", why);
+	CHECK(!CHOOSE(NULL, 6, 0) && !strcmp(out, "2-7"), "smt2: --count 6 takes all but CPU 0's core");
+	CHECK(CHOOSE("3", 0, 0) == -EINVAL && strstr(why, "only part of its core"),
+	      "smt2: list 3 is half a core (%s)", why);
+	CHECK(CHOOSE("1", 0, 0) == -EINVAL && strstr(why, "CPU 0's core"),
+	      "smt2: list 1 is CPU 0's sibling (%s)", why);
+	CHECK(CHOOSE("0-3", 0, 0) == -EINVAL && strstr(why, "CPU 0's core"),
+	      "smt2: list 0-3 includes CPU 0's core");
+	CHECK(!CHOOSE("2-3,6-7", 0, 0) && !strcmp(out, "2-3,6-7"), "smt2: list 2-3,6-7 accepted");
+	CHECK(CHOOSE("8-9", 0, 0) == -EINVAL && strstr(why, "does not exist"),
+	      "smt2: list 8-9 does not exist (%s)", why);
+	CHECK(CHOOSE(NULL, 2, 8192 * MiB) == -EINVAL && strstr(why, "memory"),
+	      "smt2: not enough memory on the node (%s)", why);
+	drop_root(root);
+}
+
+static void test_pool_split_siblings(void)
+{
+	struct layout l = { .ncpu = 8, .tpc = 2, .nodes = 1, .split = true, .mem_mib = { 4096 } };
+	char *root = new_root(&l), out[256], why[512];
+	int node;
+
+	CHECK(!CHOOSE(NULL, 2, 0) && !strcmp(out, "1,5"), "split siblings: --count 2 picks 1,5 (got %s)", out);
+	CHECK(CHOOSE("4", 0, 0) == -EINVAL && strstr(why, "CPU 0's core"),
+	      "split siblings: CPU 4 is CPU 0's sibling (%s)", why);
+	CHECK(CHOOSE("1-2", 0, 0) == -EINVAL && strstr(why, "part of its core"),
+	      "split siblings: 1-2 are halves of two cores");
+	CHECK(!CHOOSE("1-2,5-6", 0, 0), "split siblings: 1-2,5-6 accepted");
+	drop_root(root);
+}
+
+static void test_pool_flat(void)
+{
+	struct layout l = { .ncpu = 4, .tpc = 1, .nodes = 1, .mem_mib = { 1024 } };
+	char *root = new_root(&l), out[256], why[512];
+	int node;
+
+	CHECK(!CHOOSE(NULL, 1, 0) && !strcmp(out, "1"), "no SMT: --count 1 picks CPU 1 (got %s)", out);
+	CHECK(!CHOOSE(NULL, 3, 0) && !strcmp(out, "1-3"), "no SMT: --count 3 picks 1-3");
+	CHECK(CHOOSE(NULL, 4, 0) == -EINVAL, "no SMT: --count 4 would need CPU 0");
+	CHECK(CHOOSE("0", 0, 0) == -EINVAL && strstr(why, "CPU 0"), "no SMT: CPU 0 refused");
+	CHECK(!CHOOSE("3", 0, 0), "no SMT: a single CPU is a whole core");
+	drop_root(root);
+}
+
+static void test_pool_numa(void)
+{
+	struct layout l = { .ncpu = 8, .tpc = 2, .nodes = 2, .mem_mib = { 4096, 1024 } };
+	char *root = new_root(&l), out[256], why[512];
+	int node = -1;
+
+	CHECK(!CHOOSE(NULL, 2, 0) && !strcmp(out, "2-3") && node == 0, "numa: --count 2 on node 0 (got %s)", out);
+	CHECK(!CHOOSE(NULL, 4, 0) && !strcmp(out, "4-7") && node == 1,
+	      "numa: --count 4 moves to node 1, node 0 lacks cores (got %s node %d)", out, node);
+	CHECK(CHOOSE(NULL, 4, 2048 * MiB) == -EINVAL && strstr(why, "node 1 has only"),
+	      "numa: node 1 has the cores but not the memory (%s)", why);
+	CHECK(CHOOSE("2-5", 0, 0) == -EINVAL && strstr(why, "different NUMA nodes"),
+	      "numa: a list across nodes refused (%s)", why);
+	CHECK(!CHOOSE("4-5", 0, 0) && node == 1, "numa: list 4-5 is on node 1");
+	drop_root(root);
+
+	/* Node 0 lacks memory: the chooser moves to node 1. */
+	l.mem_mib[0] = 256;
+	l.mem_mib[1] = 4096;
+	root = new_root(&l);
+	CHECK(!CHOOSE(NULL, 2, 1024 * MiB) && !strcmp(out, "4-5") && node == 1,
+	      "numa: memory need moves the pool to node 1 (got %s node %d)", out, node);
+	drop_root(root);
+}
+
+static void test_pool_offline(void)
+{
+	struct layout l = { .ncpu = 8, .tpc = 2, .nodes = 1, .offline = "3", .mem_mib = { 4096 } };
+	char *root = new_root(&l), out[256], why[512];
+	int node;
+
+	CHECK(!CHOOSE(NULL, 2, 0) && !strcmp(out, "4-5"),
+	      "offline: core 2-3 with CPU 3 offline is skipped (got %s)", out);
+	CHECK(CHOOSE("2", 0, 0) == -EINVAL && strstr(why, "offline thread"),
+	      "offline: CPU 2's core has an offline thread (%s)", why);
+	CHECK(CHOOSE("2-3", 0, 0) == -EINVAL && strstr(why, "offline"),
+	      "offline: CPU 3 offline refused (%s)", why);
+	CHECK(CHOOSE(NULL, 6, 0) == -EINVAL, "offline: only 2 usable cores remain");
+	drop_root(root);
+}
+
+static uint64_t hp(const char *root, int node, const char *size, const char *file)
+{
+	char rel[256];
+
+	snprintf(rel, sizeof(rel), "/sys/devices/system/node/node%d/hugepages/hugepages-%s/%s",
+		 node, size, file);
+	return strtoull(get(root, rel), NULL, 10);
+}
+
+static void test_hugepages(void)
+{
+	struct layout l = { .ncpu = 4, .tpc = 2, .nodes = 2, .mem_mib = { 8192, 8192 } };
+	char *root = new_root(&l);
+	struct ne_hp_node res;
+	uint64_t v;
+
+	ne_write_hook_set(fake_kernel);
+	CHECK(!ne_hp_reserve(0, true, 128 * MiB, &res) && hp(root, 0, "2048kB", "nr_hugepages") == 64 &&
+	      hp(root, 0, "1048576kB", "nr_hugepages") == 0, "hugepages: 128M is 64 x 2 MiB");
+	CHECK(res.nr_sizes == 2 && res.sz[0].size == GiB, "hugepages: sizes listed largest first");
+	CHECK(!ne_hp_reserve(1, true, 2 * GiB + 4 * MiB, NULL) &&
+	      hp(root, 1, "1048576kB", "nr_hugepages") == 2 && hp(root, 1, "2048kB", "nr_hugepages") == 2,
+	      "hugepages: 2G+4M on node 1 is 2 x 1 GiB + 2 x 2 MiB");
+	CHECK(hp(root, 0, "2048kB", "nr_hugepages") == 64, "hugepages: node 0 untouched by node 1");
+	CHECK(!ne_hp_reserve(1, true, 4 * MiB, NULL) && hp(root, 1, "1048576kB", "nr_hugepages") == 0 &&
+	      hp(root, 1, "2048kB", "nr_hugepages") == 2, "hugepages: shrinking frees the 1 GiB pages");
+
+	/* Fragmented memory: one 1 GiB page only; the rest spills to 2 MiB. */
+	cap_1g = 1;
+	CHECK(!ne_hp_reserve(0, true, 3 * GiB, NULL) && hp(root, 0, "1048576kB", "nr_hugepages") == 1 &&
+	      hp(root, 0, "2048kB", "nr_hugepages") == 1024,
+	      "hugepages: fragmented 1 GiB pool spills 2 GiB to 2 MiB pages");
+
+	/* Partial reservation: the kernel gives 10 of 32 small pages -> rollback. */
+	ne_hp_reserve(0, true, 10 * MiB, NULL);
+	cap_1g = 0;
+	cap_2m = 10;
+	CHECK(ne_hp_reserve(0, true, 1 * GiB + 64 * MiB, &res) == -ENOMEM,
+	      "hugepages: shortfall returns ENOMEM");
+	CHECK(hp(root, 0, "2048kB", "nr_hugepages") == 5 && hp(root, 0, "1048576kB", "nr_hugepages") == 0,
+	      "hugepages: shortfall rolls back to 5 x 2 MiB (got %" PRIu64 ")",
+	      hp(root, 0, "2048kB", "nr_hugepages"));
+	cap_2m = cap_1g = UINT64_MAX;
+	writes = 0;
+	CHECK(ne_hp_reserve(0, true, 3 * MiB, NULL) == -EINVAL && writes == 0,
+	      "hugepages: 3M refused before any write");
+	ne_write_hook_set(NULL);
+
+	CHECK(!ne_parse_size("128M", 0, &v) && v == 128 * MiB, "size: 128M");
+	CHECK(!ne_parse_size("2G", 0, &v) && v == 2 * GiB, "size: 2G");
+	CHECK(!ne_parse_size("512MiB", 0, &v) && v == 512 * MiB, "size: 512MiB");
+	CHECK(!ne_parse_size("2048k", 0, &v) && v == 2 * MiB, "size: 2048k");
+	CHECK(ne_parse_size("12", 0, &v), "size: a plain number needs a unit here");
+	CHECK(!ne_parse_size("12", MiB, &v) && v == 12 * MiB, "size: plain number in MiB for --memory");
+	CHECK(ne_parse_size("1.5G", 0, &v) && ne_parse_size("G", 0, &v) && ne_parse_size("-1M", 0, &v) &&
+	      ne_parse_size("5Q", 0, &v) && ne_parse_size("99999999999T", 0, &v),
+	      "size: malformed sizes refused");
+	drop_root(root);
+}
+
+static void test_pool_set(void)
+{
+	struct layout l = { .ncpu = 8, .tpc = 2, .nodes = 1, .mem_mib = { 4096 }, .module = true };
+	char *root = new_root(&l);
+	struct ne_pool_req req = { .count = 2 };
+	struct ne_cpuset chosen;
+	int node;
+
+	ne_write_hook_set(fake_kernel);
+	CHECK(!ne_pool_set(&req, &chosen, &node) && !strcmp(get(root, NE_CPUS_PARAM), "2-3"),
+	      "pool set: --count 2 writes 2-3");
+	ne_cpus_errno = EPERM;
+	req.count = 4;
+	CHECK(ne_pool_set(&req, &chosen, &node) == -EPERM && !strcmp(get(root, NE_CPUS_PARAM), "2-3"),
+	      "pool set: EPERM (enclaves running) leaves the pool as it was");
+	ne_cpus_errno = 0;
+	req.count = 100;
+	CHECK(ne_pool_set(&req, &chosen, &node) == -EINVAL && !strcmp(get(root, NE_CPUS_PARAM), "2-3"),
+	      "pool set: an impossible request restores the old pool");
+	ne_write_hook_set(NULL);
+	drop_root(root);
+
+	root = new_root(&(struct layout){ .ncpu = 4, .tpc = 2, .nodes = 1, .mem_mib = { 64 } });
+	req.count = 2;
+	CHECK(ne_pool_set(&req, &chosen, &node) == -ENOENT, "pool set: module not loaded is ENOENT");
+	drop_root(root);
+}
+
+static int config_from(const char *text, struct ne_config *cfg, char *err, size_t len)
+{
+	char path[] = "/tmp/nectl-yaml-XXXXXX";
+	int fd = mkstemp(path), rc;
+
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		exit(2);
+	close(fd);
+	rc = ne_config_load(path, cfg, err, len);
+	unlink(path);
+	return rc;
+}
+
+static void test_config(void)
+{
+	struct ne_config c;
+	char err[512];
+
+	CHECK(!config_from("# comment\n---\nmemory_mib: 512\ncpu_count: 2\n", &c, err, sizeof(err)) &&
+	      c.memory_mib == 512 && c.cpu_count == 2 && !c.has_pool, "yaml: memory_mib + cpu_count");
+	CHECK(!config_from("memory_mib: 1024\ncpu_pool: 2-3,6-7\n", &c, err, sizeof(err)) &&
+	      !strcmp(c.cpu_pool, "2-3,6-7"), "yaml: memory_mib + cpu_pool");
+	CHECK(!config_from("memory_mib: \"512\"\ncpu_pool: '2'\n", &c, err, sizeof(err)),
+	      "yaml: quoted scalars accepted");
+	CHECK(config_from("memory_mib: 512\ncpu_count: \"2\n", &c, err, sizeof(err)) &&
+	      strstr(err, "not valid YAML"), "yaml: unterminated quote refused (%s)", err);
+	CHECK(config_from("memory_mib: 512\n\tcpu_count: 2\n", &c, err, sizeof(err)) &&
+	      strstr(err, ":2: not valid YAML"), "yaml: tab indentation refused with a line number (%s)", err);
+	CHECK(config_from("memory_mib: [512\n", &c, err, sizeof(err)), "yaml: unclosed list refused");
+	CHECK(config_from("memory_mib: 512\ncpu_cont: 2\n", &c, err, sizeof(err)) &&
+	      strstr(err, "unknown key 'cpu_cont'"), "yaml: unknown key refused (%s)", err);
+	CHECK(config_from("memory_mib: 512\ncpu_count: 2\ncpu_pool: 2-3\n", &c, err, sizeof(err)) &&
+	      strstr(err, "not both"), "yaml: cpu_count and cpu_pool together refused (%s)", err);
+	CHECK(config_from("cpu_count: 2\n", &c, err, sizeof(err)) && strstr(err, "memory_mib is missing"),
+	      "yaml: missing memory_mib refused");
+	CHECK(config_from("memory_mib: 512\n", &c, err, sizeof(err)) && strstr(err, "missing"),
+	      "yaml: missing cpu_count/cpu_pool refused");
+	CHECK(config_from("memory_mib: 511\ncpu_count: 2\n", &c, err, sizeof(err)) &&
+	      strstr(err, "multiple of 2"), "yaml: odd memory_mib refused");
+	CHECK(config_from("memory_mib: lots\ncpu_count: 2\n", &c, err, sizeof(err)) &&
+	      strstr(err, "whole number"), "yaml: non-numeric memory_mib refused");
+	CHECK(config_from("memory_mib: -2\ncpu_count: 2\n", &c, err, sizeof(err)),
+	      "yaml: negative memory_mib refused");
+	CHECK(config_from("memory_mib: 512\nmemory_mib: 512\ncpu_count: 2\n", &c, err, sizeof(err)) &&
+	      strstr(err, "twice"), "yaml: repeated key refused");
+	CHECK(config_from("memory_mib: 512\ncpu_count: [1, 2]\n", &c, err, sizeof(err)) &&
+	      strstr(err, "not a list"), "yaml: list value refused (%s)", err);
+	CHECK(config_from("memory_mib: {a: 1}\ncpu_count: 2\n", &c, err, sizeof(err)) &&
+	      strstr(err, "nested"), "yaml: nested mapping refused (%s)", err);
+	CHECK(config_from("", &c, err, sizeof(err)) && strstr(err, "missing"), "yaml: empty file refused");
+	CHECK(config_from("memory_mib: 512\ncpu_pool: 2-x\n", &c, err, sizeof(err)) &&
+	      strstr(err, "CPU list"), "yaml: bad cpu_pool refused");
+	CHECK(ne_config_load("/nonexistent/allocator.yaml", &c, err, sizeof(err)) == -ENOENT &&
+	      strstr(err, "cannot open"), "yaml: missing file reported");
+}
+
+static void test_errors(void)
+{
+	int e, good = 1;
+
+	for (e = NE_ERR_VCPU_ALREADY_USED; e <= NE_ERR_INVALID_ENCLAVE_CID; e++) {
+		const char *s = ne_err_sentence(e);
+
+		if (!s || strstr(s, "Unknown error") || !strchr(s, ';')) {
+			printf("# NE error %d has no sentence naming a fix: %s\n", e, s);
+			good = 0;
+		}
+	}
+	CHECK(good, "errors: all 20 NE_ERR_* values have a sentence with a fix");
+	CHECK(strstr(ne_err_sentence(NE_ERR_NO_CPUS_AVAIL_IN_POOL), "nectl pool set"),
+	      "errors: empty pool names 'nectl pool set'");
+	CHECK(strstr(ne_err_sentence(NE_ERR_MEM_NOT_HUGE_PAGE), "hugepages reserve"),
+	      "errors: non-hugepage memory names 'hugepages reserve'");
+	CHECK(strstr(ne_err_sentence(-NE_ERR_FULL_CORES_NOT_USED), "whole cores"),
+	      "errors: negated values work too");
+	CHECK(strstr(ne_err_sentence(ENOENT), "not an enclave-enabled instance"),
+	      "errors: ENOENT on the device explains the missing device");
+	CHECK(ne_heartbeat_timeout_ms(2 * GiB) == 60000 && ne_heartbeat_timeout_ms(6 * GiB) == 60000 &&
+	      ne_heartbeat_timeout_ms(6 * GiB + 1) == 120000 && ne_heartbeat_timeout_ms(10 * GiB) == 120000 &&
+	      ne_heartbeat_timeout_ms(0) == 60000, "heartbeat: one minute per started 6 GiB of image");
+}
+
+static int mktree(const char *dir, const char *name)
+{
+	struct layout l = { .ncpu = 8, .tpc = 2, .nodes = 1, .mem_mib = { 2048 }, .module = true };
+
+	if (!strcmp(name, "numa2")) {
+		l.nodes = 2;
+		l.mem_mib[1] = 2048;
+	} else if (!strcmp(name, "flat")) {
+		l.tpc = 1;
+		l.ncpu = 4;
+	} else if (!strcmp(name, "nomodule")) {
+		l.module = false;
+	} else if (strcmp(name, "smt2")) {
+		fprintf(stderr, "unknown layout %s (smt2, numa2, flat, nomodule)\n", name);
+		return 2;
+	}
+	mkdirs(dir);
+	make_tree(dir, &l);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 4 && !strcmp(argv[1], "mktree"))
+		return mktree(argv[2], argv[3]);
+	ne_quiet = true;
+	test_cpulist();
+	test_pool_smt();
+	test_pool_split_siblings();
+	test_pool_flat();
+	test_pool_numa();
+	test_pool_offline();
+	test_hugepages();
+	test_pool_set();
+	test_config();
+	test_errors();
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
