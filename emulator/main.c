@@ -113,6 +113,11 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* Binding the second would replace the first socket file. */
+	if (!strcmp(cfg.dev_path, cfg.ctl_path)) {
+		fprintf(stderr, "ne-emulator: the two sockets need two paths\n");
+		return 2;
+	}
 
 	/* Peers vanish mid-write; send() errors are handled per socket. */
 	signal(SIGPIPE, SIG_IGN);

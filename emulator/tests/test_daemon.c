@@ -246,15 +246,16 @@ static int silent(int fd, int ms)
 
 /* ---- daemon process ---- */
 
-static int start_daemon(void)
+static int start_daemon(const char *extra)
 {
 	const char *wrap = getenv("NE_EMU_WRAP");
 	char cmd[1024];
 	int i;
 
 	snprintf(cmd, sizeof(cmd), "exec %s %s/ne-emulator --device-socket %s "
-		 "--control-socket %s --log %s --pidfile %s",
-		 wrap ? wrap : "", build, devpath, ctlpath, logpath, pidpath);
+		 "--control-socket %s --log %s --pidfile %s %s",
+		 wrap ? wrap : "", build, devpath, ctlpath, logpath, pidpath,
+		 extra);
 	daemon_pid = fork();
 	if (!daemon_pid) {
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
@@ -667,6 +668,62 @@ static void test_cli(void)
 	   "data lines without the final ok");
 }
 
+/* Exit status of the daemon started with these arguments only. */
+static int run_status(const char *args)
+{
+	char cmd[1024];
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "%s/ne-emulator %s 2>/dev/null", build,
+		 args);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_options(void)
+{
+	struct ne_cmd_reply r;
+	char args[512];
+	uint64_t t0;
+	int fd, status;
+
+	is(run_status("--bogus"), 2, "option: unknown -> 2");
+	is(run_status("--device-socket /tmp/x"), 2, "option: no control -> 2");
+	snprintf(args, sizeof(args), "--device-socket %s --control-socket %s",
+		 devpath, devpath);
+	is(run_status(args), 2, "option: same path twice -> 2");
+	snprintf(args, sizeof(args), "--device-socket %s --control-socket %s "
+		 "--mem-regions 0", devpath, ctlpath);
+	is(run_status(args), 2, "option: --mem-regions 0 -> 2");
+	snprintf(args, sizeof(args), "--device-socket %s --control-socket %s "
+		 "--latency-us -1", devpath, ctlpath);
+	is(run_status(args), 2, "option: --latency-us -1 -> 2");
+	snprintf(args, sizeof(args), "--device-socket %s/no/such/dir/d.sock "
+		 "--control-socket %s", dir, ctlpath);
+	is(run_status(args), 1, "option: socket cannot be created -> 1");
+	is(run_status("--help >/dev/null"), 0, "option: --help -> 0");
+
+	if (!ok(start_daemon("--mem-regions 5 --max-slots 2 --latency-us "
+			     "200000") == 0, "daemon with options starts"))
+		return;
+	fd = dev_open();
+	t0 = now_ms();
+	is(dev_cmd(fd, NE_CMD_SLOT_ALLOC, 0, 0, 0, &r), 0, "SLOT_ALLOC");
+	ok(now_ms() - t0 >= 200, "--latency-us 200000 delays replies");
+	is(le64toh(r.mem_regions), 5, "--mem-regions 5 in SLOT_ALLOC");
+	ok(ctl("set mem-regions 9") == 0 && ctl("reset") == 0, "reset");
+	is(dev_cmd(fd, NE_CMD_SLOT_ALLOC, 0, 0, 0, &r), 0, "SLOT_ALLOC");
+	is(le64toh(r.mem_regions), 5, "reset restores --mem-regions");
+	ok(ctl("latency all 0") == 0, "latency all 0");
+	dev_cmd(fd, NE_CMD_SLOT_ALLOC, 0, 0, 0, NULL);
+	is(dev_cmd(fd, NE_CMD_SLOT_ALLOC, 0, 0, 0, NULL), -ENOSPC,
+	   "--max-slots 2: third slot -> -ENOSPC");
+	close(fd);
+	status = stop_daemon();
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	   "second daemon: clean exit");
+}
+
 int main(void)
 {
 	struct stat st;
@@ -683,7 +740,7 @@ int main(void)
 	snprintf(logpath, sizeof(logpath), "%s/emu.log", dir);
 	snprintf(pidpath, sizeof(pidpath), "%s/emu.pid", dir);
 
-	if (!ok(start_daemon() == 0, "daemon starts and answers ping")) {
+	if (!ok(start_daemon("") == 0, "daemon starts and answers ping")) {
 		stop_daemon();
 		return tap_done();
 	}
@@ -704,6 +761,7 @@ int main(void)
 		printf("# status 0x%x; log: %s\n", status, logpath);
 	ok(stat(devpath, &st) && stat(ctlpath, &st) && stat(pidpath, &st),
 	   "sockets and pidfile removed on exit");
+	test_options();
 	{
 		char cmd[1024];
 
