@@ -305,7 +305,7 @@ static void do_end(struct ne_emu *emu, char **av, int ac, struct ne_buf *out)
 		ERR("slot %" PRIu64 " is not running", uid);
 	ne_log(0, "end %s: %d enclave(s) stopped", av[1], n);
 	if (n > 0 && ne_devlink_events(emu, 1))
-		ne_buf_printf(out, "no device connected: event not sent\n");
+		ne_buf_printf(out, "W no device connected: event not sent\n");
 	ne_buf_printf(out, "ok\n");
 }
 
@@ -405,6 +405,20 @@ void ne_control_exec(struct ne_emu *emu, char *line, struct ne_buf *out)
 
 /* ---- socket side ---- */
 
+static int looks_like_response(const char *line)
+{
+	static const char *const first[] = {
+		"ok", "error", "T", "S", "SLOT", "R", "F", "W",
+	};
+	size_t len = strcspn(line, " \t");
+	unsigned int i;
+
+	for (i = 0; i < sizeof(first) / sizeof(first[0]); i++)
+		if (strlen(first[i]) == len && !strncmp(line, first[i], len))
+			return 1;
+	return 0;
+}
+
 static void client_line(struct ne_emu *emu, struct ne_ctlclient *cl)
 {
 	char *p = cl->line;
@@ -417,6 +431,18 @@ static void client_line(struct ne_emu *emu, struct ne_ctlclient *cl)
 	/* Blank lines (a terminal's stray Enter) need no answer. */
 	if (strspn(p, " \t") == n)
 		return;
+	/*
+	 * A guest serial port left in cooked mode echoes our answers back;
+	 * answering those would loop forever. No request looks like one.
+	 */
+	if (looks_like_response(p)) {
+		if (!cl->warned_echo)
+			ne_log(0, "control client #%u: ignoring an echoed "
+			       "response line (guest tty not in raw mode?)",
+			       cl->id);
+		cl->warned_echo = 1;
+		return;
+	}
 	ne_control_exec(emu, p, &cl->out);
 }
 

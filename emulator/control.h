@@ -28,6 +28,7 @@ struct ne_ctlclient {
 	size_t len;
 	int discarding;			/* rest of an over-long line */
 	int eof;			/* peer shut down: flush then close */
+	int warned_echo;		/* logged an echoed answer once */
 	struct ne_buf out;
 	struct ne_ctlclient *next;
 };

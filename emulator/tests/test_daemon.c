@@ -546,6 +546,17 @@ static void test_control_robust(void)
 	}
 	is(n, 10, "10 control clients at once");
 
+	/* A cooked-mode serial port echoes answers: they must not loop. */
+	fd = connect_to(ctlpath);
+	write_all(fd, "ok\r\nerror unknown request 'x'\r\nT seq=1 cmd=X\r\n"
+		  "SLOT uid=1\nR uid=1\nS total=1\nF cmd=X\nW no device\n"
+		  "ping\n", 100);
+	memset(buf, 0, sizeof(buf));
+	n = (int)read(fd, buf, sizeof(buf) - 1);
+	ok(n == 3 && !strcmp(buf, "ok\n"),
+	   "echoed answer lines are ignored, the request is answered");
+	close(fd);
+
 	fd = connect_to(ctlpath);
 	write_all(fd, "tra", 3);
 	close(fd);
