@@ -21,13 +21,13 @@ n=0
 mutants='merge descending neighbours too|s/return last->size \&\& last->start + last->size == start;/return last->size \&\& (last->start + last->size == start || start + 0x200000 == last->start);/
 merge overlapping chunks|s/last->start + last->size == start;/last->start + last->size >= start;/
 size alignment not checked|s/if (!size || (start | size) \& (NE_MEM_ALIGN - 1))/if (!size || (start) \& (NE_MEM_ALIGN - 1))/
-zero size accepted|s/if (!size || (start | size)/if ((start | size)/
+merged size not added|s/last->size += size;/last->size = size;/
 wrap-around accepted|s/return start + size > start;/return 1;/
 capacity off by one|s/if (rs->nr == rs->cap)/if (rs->nr > rs->cap)/
 merge ignores validity|s/ne_phys_range_follows(last, start) \&\&/ne_phys_range_follows(last, start) || /
 CPU 0 core allowed|s/== t->core_first(t->ctx, 0))/== t->core_first(t->ctx, 0) \&\& 0)/
 half cores allowed|s/if (t->in_set(t->ctx, cpu) \&\& !t->core_in_set(t->ctx, cpu))/if (0)/
-offline CPUs allowed|s/if (!ne_pool_all_online(t))/if (0)/
+offline CPUs allowed|s/if (!ne_pool_all_online(t))/if (!ne_pool_all_online(t) \&\& 0)/
 mixed SMT widths allowed|s/if (!threads || t->core_weight(t->ctx, cpu) != threads)/if (!threads)/
 cores numbered per thread|s/if (t->core_first(t->ctx, cpu) != cpu)/if (0)/'
 
@@ -35,6 +35,7 @@ echo "# mutation test of module/ne_merge.c"
 IFS='
 '
 for m in $mutants; do
+	IFS=' '
 	n=$((n + 1))
 	desc=${m%%|*}
 	expr=${m#*|}
@@ -65,6 +66,8 @@ for m in $mutants; do
 		echo "not ok $n - mutant '$desc' survived: the tests miss this bug"
 		failed=$((failed + 1))
 	fi
+	IFS='
+'
 done
 echo "1..$n"
 echo "$passed passed, $failed failed"
