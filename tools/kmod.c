@@ -85,16 +85,20 @@ int ne_kmod_info(struct ne_mod_info *mi)
 	mod = find_module(ctx, NULL);
 	if (mod && (p = kmod_module_get_path(mod))) {
 		mi->found = true;
-		snprintf(mi->path, sizeof(mi->path), "%s", p);
-		snprintf(mi->origin, sizeof(mi->origin), "%s", origin_of(p));
-		/* Without a loaded version, show the file's. */
-		if (!mi->loaded && kmod_module_get_info(mod, &info) >= 0) {
+		ne_copy(mi->path, sizeof(mi->path), p);
+		ne_copy(mi->origin, sizeof(mi->origin), origin_of(p));
+		mi->file_matches = true;
+		if (kmod_module_get_info(mod, &info) >= 0) {
 			kmod_list_foreach(l, info) {
 				const char *k = kmod_module_info_get_key(l);
+				const char *v = kmod_module_info_get_value(l);
 
-				if (!strcmp(k, "version"))
-					snprintf(mi->version, sizeof(mi->version), "%s",
-						 kmod_module_info_get_value(l));
+				/* Without a loaded version, show the file's. */
+				if (!mi->loaded && !strcmp(k, "version"))
+					ne_copy(mi->version, sizeof(mi->version), v);
+				/* A loaded module built from other sources came from elsewhere. */
+				if (mi->loaded && mi->srcversion[0] && !strcmp(k, "srcversion"))
+					mi->file_matches = !strcmp(v, mi->srcversion);
 			}
 			kmod_module_info_free_list(info);
 		}
@@ -140,6 +144,22 @@ int ne_kmod_load(const char *module_path, const char *pool)
 		ne_err("cannot initialise libkmod");
 		return -ENOMEM;
 	}
+	/* By name first: a module loaded from elsewhere is still "already loaded". */
+	if (kmod_module_new_from_name(ctx, NE_MODULE_NAME, &mod) >= 0) {
+		state = kmod_module_get_initstate(mod);
+		kmod_module_unref(mod);
+		mod = NULL;
+		if (state == KMOD_MODULE_BUILTIN) {
+			ne_info("%s is built into the kernel; nothing to load", NE_MODULE_NAME);
+			rc = -EEXIST;
+			goto out;
+		}
+		if (state == KMOD_MODULE_LIVE || state == KMOD_MODULE_COMING) {
+			ne_info("%s is already loaded", NE_MODULE_NAME);
+			rc = -EEXIST;
+			goto out;
+		}
+	}
 	mod = find_module(ctx, module_path);
 	if (!mod || (!module_path && !kmod_module_get_path(mod))) {
 		uname(&u);
@@ -152,17 +172,6 @@ int ne_kmod_load(const char *module_path, const char *pool)
 		goto out;
 	}
 	path = kmod_module_get_path(mod);
-	state = kmod_module_get_initstate(mod);
-	if (state == KMOD_MODULE_BUILTIN) {
-		ne_info("%s is built into the kernel; nothing to load", NE_MODULE_NAME);
-		rc = -EEXIST;
-		goto out;
-	}
-	if (state == KMOD_MODULE_LIVE || state == KMOD_MODULE_COMING) {
-		ne_info("%s is already loaded", NE_MODULE_NAME);
-		rc = -EEXIST;
-		goto out;
-	}
 	opts[0] = '\0';
 	if (pool)
 		snprintf(opts, sizeof(opts), "ne_cpus=%s", pool);

@@ -125,6 +125,7 @@ struct ne_mod_info {
 	bool found;		/* resolvable by name */
 	bool loaded;
 	bool builtin;
+	bool file_matches;	/* the loaded module was built from that file */
 	int refcnt;
 	char path[512];
 	char origin[32];	/* "dkms", "in-tree", "other" */

@@ -107,6 +107,9 @@ static void gather(struct ne_status_data *s)
 		s->hints[s->nr_hints++] = "the Nitro Enclaves device is not bound to the driver";
 	else if (s->mod.loaded && !s->dev.dev_node)
 		s->hints[s->nr_hints++] = NE_DEV_PATH " is missing: check udev";
+	if (s->mod.loaded && s->mod.found && !s->mod.file_matches)
+		s->hints[s->nr_hints++] = "the loaded module is not the file modprobe would load "
+			"(loaded by path, or the file changed since): reload with 'nectl unload; nectl load'";
 	if (s->mod.loaded && s->pool_readable && !s->pool_raw[0])
 		s->hints[s->nr_hints++] = "no CPU pool: run 'nectl pool set --count N'";
 }
@@ -191,8 +194,9 @@ static void print_json(const struct ne_status_data *s)
 	json_str(s->mod.path);
 	printf(",\"origin\":");
 	json_str(s->mod.origin);
-	printf(",\"refcnt\":%d},\"device\":{\"present\":%s,\"pci\":",
-	       s->mod.refcnt, s->dev.present ? "true" : "false");
+	printf(",\"file_matches\":%s,\"refcnt\":%d},\"device\":{\"present\":%s,\"pci\":",
+	       s->mod.file_matches ? "true" : "false", s->mod.refcnt,
+	       s->dev.present ? "true" : "false");
 	json_str(s->dev.bdf);
 	printf(",\"vendor\":\"%04x\",\"device\":\"%04x\",\"driver\":", NE_PCI_VENDOR, NE_PCI_DEVICE);
 	json_str(s->dev.driver);

@@ -519,7 +519,7 @@ static void test_errors(void)
 		const char *s = ne_err_sentence(e);
 
 		if (!s || strstr(s, "Unknown error") || !strchr(s, ';')) {
-			printf("# NE error %d has no sentence naming a fix: %s\n", e, s);
+			printf("# NE error %d has no sentence naming a fix: %s\n", e, s ? s : "(none)");
 			good = 0;
 		}
 	}
