@@ -4,7 +4,8 @@
 # non-zero exit and no change; good input changes exactly what it should.
 # Usage: cli.sh BUILD_DIR   (needs BUILD_DIR/nectl and BUILD_DIR/test_nectl)
 set -u
-B=${1:?usage: cli.sh BUILD_DIR}
+B=$(cd "${1:?usage: cli.sh BUILD_DIR}" && pwd)
+[ -x "$B/nectl" ] && [ -x "$B/test_nectl" ] || { echo "cli.sh: build first (make -C tools check)"; echo "0 passed, 1 failed"; exit 1; }
 NECTL=$B/nectl
 TMP=$(mktemp -d /tmp/nectl-cli-XXXXXX)
 trap 'rm -rf "$TMP"' EXIT

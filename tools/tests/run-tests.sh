@@ -4,7 +4,7 @@
 # unit tests under valgrind, then the VM test when its pieces exist.
 # Last line: "N passed, M failed"; non-zero exit on any failure.
 set -u
-B=${1:?usage: run-tests.sh BUILD_DIR}
+B=$(cd "${1:?usage: run-tests.sh BUILD_DIR}" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
 total_p=0 total_f=0
 

@@ -45,6 +45,7 @@ set +e
 	--hugepages 128 \
 	--add "$B/nectl:/bin/nectl" \
 	--add "$HERE/vm-guest.sh:/bin/nectl-vm-guest.sh" \
+	--add "$B/vsock-hello:/bin/vsock-hello" \
 	--add "$mods:/lib/modules/$rel" \
 	--add "$stage/etc/nitro_enclaves.conf:/etc/modprobe.d/nitro_enclaves.conf" \
 	--emu-trace "$stage/trace.txt" \
@@ -57,8 +58,8 @@ pass=0 fail=0
 hc() { if eval "$2"; then pass=$((pass + 1)); echo "ok host - $1"; else fail=$((fail + 1)); echo "not ok host - $1"; fi; }
 hc "status --json output is valid JSON with pool and hugepages" \
 	'sed -n "s/^JSON: //p" "$out" | python3 -c "import json,sys; d=json.load(sys.stdin); assert d[\"cpu_pool\"][\"cpus\"]==[2,3]; assert d[\"module\"][\"loaded\"]; assert d[\"device\"][\"driver\"]==\"nitro_enclaves\"; assert any(s[\"size_kb\"]==2048 and s[\"total\"]==64 for s in d[\"hugepages\"][0][\"sizes\"])"'
-hc "the device started two enclaves (one in debug mode)" \
-	'[ "$(grep -c "cmd=ENCLAVE_START" "$stage/trace.txt")" -ge 2 ] && grep "cmd=ENCLAVE_START" "$stage/trace.txt" | grep -q "flags=1"'
+hc "the device started four enclaves (one in debug mode)" \
+	'[ "$(grep -c "cmd=ENCLAVE_START" "$stage/trace.txt")" -ge 4 ] && grep "cmd=ENCLAVE_START" "$stage/trace.txt" | grep -q "flags=1"'
 hc "every slot was freed" \
 	'[ "$(grep -c "cmd=SLOT_ALLOC" "$stage/trace.txt")" = "$(grep -c "cmd=SLOT_FREE" "$stage/trace.txt")" ]'
 guest=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n1)

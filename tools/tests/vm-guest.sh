@@ -64,6 +64,30 @@ t "run with more memory than reserved refused" 1 "hugepages reserve" \
 	nectl run /tmp/small.eif --memory 256 --cpus 2 --no-wait
 t "run with a reserved CID refused" 2 "reserved" \
 	nectl run /tmp/small.eif --memory 128 --cpus 2 --no-wait --cid 3
+# The whole flow: vsock-hello plays the enclave's init (heartbeat over the
+# loopback transport), then the emulator ends the enclave: POLLHUP.
+stty -F /dev/ttyS1 raw -echo 2>/dev/null
+nectl run /tmp/small.eif --memory 128 --cpus 2 >/tmp/run1.log 2>&1 &
+pid=$!
+t "heartbeat 0xb7 answered by nectl run" 0 "acknowledged" vsock-hello 1 60
+sleep 1
+printf 'end all\n' >/dev/ttyS1
+wait $pid
+rc=$?
+sed 's/^/# /' /tmp/run1.log
+c "run: enclave ended by the device, nectl exits 0" '[ $rc = 0 ] && grep -q "the enclave exited" /tmp/run1.log'
+nectl run /tmp/small.eif --memory 128 --cpus 2 >/tmp/run2.log 2>&1 &
+pid=$!
+t "second heartbeat answered" 0 "acknowledged" vsock-hello 1 60
+sleep 1
+kill -TERM $pid
+wait $pid
+rc=$?
+sed 's/^/# /' /tmp/run2.log
+c "run: SIGTERM stops the enclave and tears down" \
+	'[ $rc = 0 ] && grep -q "stopping the enclave" /tmp/run2.log && grep -q "resources released" /tmp/run2.log'
+c "hugepages all free again after the runs" \
+	'[ "$(cat /sys/devices/system/node/node0/hugepages/hugepages-2048kB/free_hugepages)" = 64 ]'
 exec 3</dev/nitro_enclaves
 t "unload while /dev/nitro_enclaves is open: in use" 1 "in use" nectl unload
 exec 3<&-
