@@ -222,7 +222,7 @@ static int open_listener(struct ne_run *r)
 		.svm_port = HEARTBEAT_PORT,
 		.svm_cid = HEARTBEAT_CID,
 	};
-	int fd;
+	int fd, err;
 
 	fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -238,17 +238,18 @@ static int open_listener(struct ne_run *r)
 	r->listen_fd = fd;
 	return 0;
 fail:
+	err = errno;
 	if (fd >= 0)
 		close(fd);
 	if (r->o->no_wait) {
 		ne_warn("no vsock listener on port %d (%s); continuing because of --no-wait",
-			HEARTBEAT_PORT, strerror(errno));
+			HEARTBEAT_PORT, strerror(err));
 		return 0;
 	}
 	ne_err("cannot listen on vsock port %d for the heartbeat: %s; load the vsock modules "
 	       "(vsock, vhost_vsock or virtio-vsock transport) or use --no-wait",
-	       HEARTBEAT_PORT, strerror(errno));
-	return -errno;
+	       HEARTBEAT_PORT, strerror(err));
+	return -err;
 }
 
 static int wait_heartbeat(struct ne_run *r, uint64_t img_size)
@@ -290,7 +291,8 @@ static int wait_exit(struct ne_run *r)
 				continue;
 			return -errno;
 		}
-		if (pfd.revents & (POLLHUP | POLLNVAL)) {
+		/* The driver only ever reports POLLHUP; anything else ends the wait too. */
+		if (pfd.revents) {
 			ne_info("the enclave exited");
 			return 0;
 		}

@@ -427,6 +427,35 @@ static void test_hugepages(void)
 	drop_root(root);
 }
 
+/* A kernel without NUMA sysfs: one node, global hugepage pools, /proc/meminfo. */
+static void test_no_numa_sysfs(void)
+{
+	char root[] = "/tmp/nectl-test-XXXXXX", out[256], why[512];
+	struct ne_topo *t = calloc(1, sizeof(*t));
+	int node = -1;
+
+	if (!t || !mkdtemp(root))
+		exit(2);
+	put(root, "/sys/devices/system/cpu/present", "0-3\n");
+	put(root, "/sys/devices/system/cpu/online", "0-3\n");
+	put(root, "/sys/devices/system/cpu/cpu0/topology/thread_siblings_list", "0-1\n");
+	put(root, "/sys/devices/system/cpu/cpu1/topology/thread_siblings_list", "0-1\n");
+	put(root, "/sys/devices/system/cpu/cpu2/topology/thread_siblings_list", "2-3\n");
+	put(root, "/sys/devices/system/cpu/cpu3/topology/thread_siblings_list", "2-3\n");
+	put(root, "/proc/meminfo", "MemTotal: 2097152 kB\nMemFree:  1048576 kB\n");
+	put(root, "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages", "0\n");
+	put(root, "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "0\n");
+	ne_root_set(root);
+	CHECK(!ne_topo_read(t) && !t->numa_sysfs && t->nr_nodes == 1 && t->threads_per_core == 2 &&
+	      t->node_mem_free[0] == GiB, "no NUMA sysfs: one node, memory from /proc/meminfo");
+	CHECK(!CHOOSE(NULL, 2, 0) && !strcmp(out, "2-3") && node == 0, "no NUMA sysfs: --count 2 is 2-3");
+	CHECK(!ne_hp_reserve(0, false, 64 * MiB, NULL) &&
+	      !strcmp(get(root, "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"), "32"),
+	      "no NUMA sysfs: hugepages go to the global pool");
+	free(t);
+	drop_root(strdup(root));
+}
+
 static void test_pool_set(void)
 {
 	struct layout l = { .ncpu = 8, .tpc = 2, .nodes = 1, .mem_mib = { 4096 }, .module = true };
@@ -570,6 +599,7 @@ int main(int argc, char **argv)
 	test_pool_numa();
 	test_pool_offline();
 	test_hugepages();
+	test_no_numa_sysfs();
 	test_pool_set();
 	test_config();
 	test_errors();
