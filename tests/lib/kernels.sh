@@ -163,7 +163,11 @@ ne_module_build() {
 	cp -a "$src" "$chr$scratch/module"
 	[ -d "$src/../uapi" ] && cp -a "$src/../uapi" "$chr$scratch/uapi"
 	[ -f "$src/../VERSION" ] && cp "$src/../VERSION" "$chr$scratch/"
-	chroot "$chr" make -C "$kdir" M="$scratch/module" "$@" \
+	# objtool (7.x) reads /proc: mount it in a private mount namespace so
+	# nothing is left mounted, whatever happens to the build.
+	unshare --mount --propagation private sh -c \
+		'mount -t proc proc "$0/proc" && exec chroot "$0" "$@"' \
+		"$chr" make -C "$kdir" M="$scratch/module" "$@" \
 		>"$out/build.log" 2>&1 || rc=$?
 	rm -f "$out"/*.ko
 	if [ $rc -eq 0 ]; then
