@@ -69,7 +69,7 @@ typedef void (*ne_event_fn)(struct ne_pci_dev *ne_pci);
 struct ne_pci_dev {
 	struct pci_dev *pdev;
 	void __iomem *iomem;
-	struct mutex cmd_lock;
+	struct mutex cmd_lock;		/* one command in flight */
 	wait_queue_head_t reply_wq;
 	bool reply_avail;
 	bool outstanding;
@@ -129,7 +129,7 @@ struct ne_pool_snapshot {
  */
 struct ne_enclave {
 	struct list_head node;
-	struct mutex lock;
+	struct mutex lock;		/* the enclave's state */
 	wait_queue_head_t eventq;
 	bool has_event;
 	u16 state;

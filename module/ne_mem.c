@@ -68,10 +68,6 @@ struct ne_mem_region {
 	struct list_head chunks;
 };
 
-#define for_each_run(region, chunk, i)					\
-	list_for_each_entry(chunk, &(region)->chunks, node)		\
-		for (i = 0; i < (chunk)->runs.nr; i++)
-
 static int ne_mem_runs_add(struct ne_mem_region *region, u64 start, u64 size)
 {
 	struct ne_mem_chunk *chunk;
@@ -108,15 +104,18 @@ static void ne_mem_unpin(struct ne_mem_region *region, bool dirty)
 	struct page *page;
 	u64 pos, end;
 
-	for_each_run(region, chunk, i) {
-		pos = chunk->r[i].start;
-		end = pos + chunk->r[i].size;
-		while (pos < end && left) {
-			page = pfn_to_page(PHYS_PFN(pos));
-			nr = min(ne_page_huge_bytes(page) >> PAGE_SHIFT, left);
-			ne_unpin_range(page, nr, dirty);
-			left -= nr;
-			pos += ne_page_huge_bytes(page);
+	list_for_each_entry(chunk, &region->chunks, node) {
+		for (i = 0; i < chunk->runs.nr; i++) {
+			pos = chunk->r[i].start;
+			end = pos + chunk->r[i].size;
+			while (pos < end && left) {
+				page = pfn_to_page(PHYS_PFN(pos));
+				nr = min(ne_page_huge_bytes(page) >> PAGE_SHIFT,
+					 left);
+				ne_unpin_range(page, nr, dirty);
+				left -= nr;
+				pos += ne_page_huge_bytes(page);
+			}
 		}
 	}
 	region->pinned = 0;
@@ -280,9 +279,39 @@ static void ne_mem_account(struct ne_enclave *ne, const struct ne_phys_range *cu
 }
 
 /*
+ * Extend @cur with @run, or send @cur and start a new one with @run. The
+ * totals always count sent and pending chunks.
+ */
+static int ne_mem_next_run(struct ne_enclave *ne, struct ne_phys_range *cur,
+			   const struct ne_phys_range *run,
+			   const struct ne_phys_range *old, bool *from_old,
+			   bool *region_sent)
+{
+	int rc;
+
+	if (ne_phys_range_follows(cur, run->start)) {
+		cur->size += run->size;
+		return 0;
+	}
+
+	if (cur->size) {
+		rc = ne_mem_send(ne, cur);
+		if (rc)
+			return rc;
+		ne_mem_account(ne, cur, old, *from_old);
+		ne->pending.size = 0;
+		if (!*from_old || cur->size != old->size)
+			*region_sent = true;
+	}
+	*cur = *run;
+	*from_old = false;
+
+	return 0;
+}
+
+/*
  * Send the region's runs after the pending chunk, merging where they touch,
- * and hold the last one back. The totals always count sent and pending
- * chunks. If no byte of the region reached the device, *@region_sent stays
+ * and hold the last one back. If no byte of the region reached the device, *@region_sent stays
  * false and the enclave is as before (the old pending chunk may have been
  * sent, which changes no total). Otherwise a failure is a partial success,
  * as upstream: what was sent stays counted, the region stays pinned until
@@ -298,22 +327,13 @@ static int ne_mem_commit(struct ne_enclave *ne, struct ne_mem_region *region,
 	unsigned long i;
 	int rc;
 
-	for_each_run(region, chunk, i) {
-		if (ne_phys_range_follows(&cur, chunk->r[i].start)) {
-			cur.size += chunk->r[i].size;
-			continue;
-		}
-		if (cur.size) {
-			rc = ne_mem_send(ne, &cur);
+	list_for_each_entry(chunk, &region->chunks, node) {
+		for (i = 0; i < chunk->runs.nr; i++) {
+			rc = ne_mem_next_run(ne, &cur, &chunk->r[i], &old,
+					     &from_old, region_sent);
 			if (rc)
 				return rc;
-			ne_mem_account(ne, &cur, &old, from_old);
-			ne->pending.size = 0;
-			if (!from_old || cur.size != old.size)
-				*region_sent = true;
 		}
-		cur = chunk->r[i];
-		from_old = false;
 	}
 
 	if (!READ_ONCE(defer_last_chunk)) {

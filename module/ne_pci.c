@@ -269,7 +269,7 @@ static void ne_pci_disable(struct ne_pci_dev *ne_pci)
 			dev_err(&ne_pci->pdev->dev, "device did not disable\n");
 			return;
 		}
-		msleep(10);
+		usleep_range(10000, 20000);
 	}
 }
 
