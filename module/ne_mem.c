@@ -110,8 +110,8 @@ static void ne_mem_unpin(struct ne_mem_region *region, bool dirty)
 			end = pos + chunk->r[i].size;
 			while (pos < end && left) {
 				page = pfn_to_page(PHYS_PFN(pos));
-				nr = min(ne_page_huge_bytes(page) >> PAGE_SHIFT,
-					 left);
+				nr = min_t(u64, left,
+					   ne_page_huge_bytes(page) >> PAGE_SHIFT);
 				ne_unpin_range(page, nr, dirty);
 				left -= nr;
 				pos += ne_page_huge_bytes(page);
