@@ -206,7 +206,7 @@ static void ne_pool_teardown(void)
 
 	for (i = 0; i < ne_pool.nr_cores; i++)
 		for_each_cpu(cpu, ne_pool_core(i))
-			if (add_cpu(cpu))
+			if (add_cpu(cpu) < 0)	/* 1: already online */
 				pr_warn_ratelimited("cannot online CPU %u\n", cpu);
 
 	kfree(ne_pool.cores);
@@ -347,6 +347,7 @@ static int ne_cpus_set(const char *val, const struct kernel_param *kp)
 	len = strlen(val);
 	if (len && val[len - 1] == '\n')
 		len--;
+	/* Refused before anything changes (upstream clears the pool first). */
 	if (len >= NE_CPUS_SIZE)
 		return -ENOSPC;
 
