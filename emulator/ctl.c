@@ -2,24 +2,35 @@
 /*
  * ne-emu-ctl: send one control request to ne-emulator and print the answer.
  *
+ * PATH is the control socket, or, inside a guest, the serial port QEMU
+ * wires to it (/dev/ttyS1): a character device is put in raw mode and
+ * stale input is discarded before the request is written.
  * Exit status: 0 on `ok`, 1 on `error ...`, 2 on usage or connection
  * problems (no answer within the timeout included).
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
+
+#define STALE_QUIET_MS	50	/* tty: input this quiet means drained */
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ne-emu-ctl --socket PATH [--timeout SEC] "
-		"COMMAND [ARGS...]\n");
+	fprintf(f, "usage: ne-emu-ctl [--socket PATH] [--timeout SEC] "
+		"COMMAND [ARGS...]\n"
+		"PATH: the control socket, or a serial port wired to it;\n"
+		"default $NE_EMU_SOCKET, then $NE_EMU_CTL\n");
 }
 
 static int connect_unix(const char *path)
@@ -40,6 +51,52 @@ static int connect_unix(const char *path)
 		return -1;
 	}
 	return fd;
+}
+
+/* Raw mode and no stale bytes: earlier answers must not be taken as ours. */
+static int open_tty(const char *path)
+{
+	struct termios t;
+	char junk[256];
+	int fd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (tcgetattr(fd, &t)) {
+		close(fd);
+		return -1;
+	}
+	cfmakeraw(&t);
+	t.c_cc[VMIN] = 1;
+	t.c_cc[VTIME] = 0;
+	if (tcsetattr(fd, TCSANOW, &t)) {
+		close(fd);
+		return -1;
+	}
+	tcflush(fd, TCIOFLUSH);
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		if (poll(&p, 1, STALE_QUIET_MS) <= 0 ||
+		    read(fd, junk, sizeof(junk)) <= 0)
+			break;
+	}
+	return fd;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t k = write(fd, p, n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
 }
 
 /* Handle one complete response line; 1 when it was the final one. */
@@ -67,6 +124,7 @@ int main(int argc, char **argv)
 		{ 0 }
 	};
 	const char *path = getenv("NE_EMU_SOCKET");
+	struct stat st;
 	size_t reqlen = 0, len = 0, cap = 65536;
 	int timeout_ms = 30000, status = 2, fd, opt, i;
 	char *req, *line;
@@ -91,6 +149,10 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (!path)
+		path = getenv("NE_EMU_CTL");
+	/* A daemon gone mid-request is reported, not a silent death. */
+	signal(SIGPIPE, SIG_IGN);
 	if (!path || optind >= argc) {
 		usage(stderr);
 		return 2;
@@ -107,13 +169,16 @@ int main(int argc, char **argv)
 		strcat(req, i + 1 < argc ? " " : "\n");
 	}
 
-	fd = connect_unix(path);
+	if (!stat(path, &st) && S_ISCHR(st.st_mode))
+		fd = open_tty(path);
+	else
+		fd = connect_unix(path);
 	if (fd < 0) {
 		fprintf(stderr, "ne-emu-ctl: %s: %s\n", path, strerror(errno));
 		return 2;
 	}
-	if (send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req)) {
-		fprintf(stderr, "ne-emu-ctl: send: %s\n", strerror(errno));
+	if (write_all(fd, req, strlen(req))) {
+		fprintf(stderr, "ne-emu-ctl: write: %s\n", strerror(errno));
 		return 2;
 	}
 	for (;;) {
@@ -136,6 +201,9 @@ int main(int argc, char **argv)
 					line[len++] = buf[k];
 				continue;
 			}
+			/* A serial line may add \r. */
+			if (len && line[len - 1] == '\r')
+				len--;
 			line[len] = '\0';
 			len = 0;
 			if (line_done(line, &status))

@@ -735,6 +735,75 @@ static void test_options(void)
 	   "second daemon: clean exit");
 }
 
+/*
+ * ne-emu-ctl on a serial port, as in a guest: a pty stands in for
+ * /dev/ttyS1 and a child relays its master side to the control socket.
+ */
+static void test_cli_tty(void)
+{
+	char cmd[1024], *name;
+	int master, slave, st;
+	pid_t bridge;
+
+	master = posix_openpt(O_RDWR | O_NOCTTY);
+	if (master < 0 || grantpt(master) || unlockpt(master) ||
+	    !(name = ptsname(master))) {
+		ok(0, "pty for the serial test");
+		return;
+	}
+	/* Held open so the master never sees a hangup between clients. */
+	slave = open(name, O_RDWR | O_NOCTTY);
+	bridge = fork();
+	if (!bridge) {
+		int sock = connect_to(ctlpath);
+		char buf[4096];
+
+		for (;;) {
+			struct pollfd p[2] = { { .fd = master, .events = POLLIN },
+					       { .fd = sock, .events = POLLIN } };
+			ssize_t k;
+
+			if (poll(p, 2, -1) <= 0)
+				continue;
+			if (p[0].revents & POLLIN) {
+				k = read(master, buf, sizeof(buf));
+				if (k > 0 && write_all(sock, buf, (size_t)k))
+					_exit(1);
+			}
+			if (p[1].revents & (POLLIN | POLLHUP)) {
+				k = read(sock, buf, sizeof(buf));
+				if (k <= 0)
+					_exit(0);
+				if (write(master, buf, (size_t)k) != k)
+					_exit(1);
+			}
+		}
+	}
+	/* Stale bytes waiting in the port must not be taken as the answer. */
+	if (write(master, "ok\nstale\n", 9) != 9)
+		ok(0, "stale bytes");
+	usleep(100000);
+	snprintf(cmd, sizeof(cmd), "%s/ne-emu-ctl --socket %s fault list "
+		 ">%s/tty.out && %s/ne-emu-ctl --socket %s fault rc SLOT_FREE "
+		 "-7 && %s/ne-emu-ctl --socket %s fault list >%s/tty.out && "
+		 "grep -qx 'F cmd=SLOT_FREE kind=rc rc=-7 count=1' %s/tty.out",
+		 build, name, dir, build, name, build, name, dir, dir);
+	st = system(cmd);
+	is(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0,
+	   "ne-emu-ctl over a serial port (pty): raw mode, stale input "
+	   "dropped, answers read");
+	snprintf(cmd, sizeof(cmd), "NE_EMU_CTL=%s %s/ne-emu-ctl bogus "
+		 "2>/dev/null", name, build);
+	st = system(cmd);
+	is(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 1,
+	   "ne-emu-ctl, path from NE_EMU_CTL, error -> 1");
+	ctl("fault clear");
+	kill(bridge, SIGKILL);
+	waitpid(bridge, NULL, 0);
+	close(slave);
+	close(master);
+}
+
 int main(void)
 {
 	struct stat st;
@@ -764,6 +833,7 @@ int main(void)
 	test_storm();
 	test_fuzz_cmds();
 	test_cli();
+	test_cli_tty();
 
 	status = stop_daemon();
 	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
