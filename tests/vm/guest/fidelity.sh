@@ -18,12 +18,13 @@ ok() {
 		failed=$((failed + 1))
 	fi
 }
-# dmesg lines logged since the harness inserted the driver, mentioning the
+# driver_lines MARK: dmesg lines after the kmsg line MARK that mention the
 # driver or its device (the harness's own "ne-vm:" markers excluded).
 driver_lines() {
-	dmesg | sed -n '/ne-vm: insmod driver/,$p' | grep -v 'ne-vm:' |
+	dmesg | sed -n "/$1/,\$p" | grep -v 'ne-vm:' |
 		grep -iE "nitro|${bdf:-none}" || true
 }
+mark() { echo "ne-vm: $1" >/dev/kmsg; }
 # subtest NAME ARGS...: run ne-flow, indent its TAP, report one result.
 subtest() {
 	name=$1
@@ -57,7 +58,7 @@ ok $? "/dev/nitro_enclaves is a character device, mode 0660 (${mode:-missing})"
 grep -q enclave_cmd /proc/interrupts && grep -q enclave_evt /proc/interrupts
 ok $? "MSI-X vectors enclave_cmd and enclave_evt requested"
 
-lines=$(driver_lines)
+lines=$(driver_lines 'ne-vm: insmod driver')
 [ -z "$lines" ]
 ok $? "probe logged nothing"
 [ -n "$lines" ] && echo "$lines" | sed 's/^/# dmesg: /'
@@ -69,6 +70,7 @@ rc=$?
 [ "$sib" = "$first" ] || [ $rc -ne 0 ]
 ok $? "ne_cpus refuses a half core ($first of siblings $sib)"
 
+mark "fidelity: success path"
 echo "$pool" >/sys/module/nitro_enclaves/parameters/ne_cpus
 rc=$?
 back=$(cat /sys/module/nitro_enclaves/parameters/ne_cpus)
@@ -76,10 +78,10 @@ online=$(cat /sys/devices/system/cpu/cpu$first/online)
 [ $rc = 0 ] && [ "$back" = "$pool" ] && [ "$online" = 0 ]
 ok $? "ne_cpus takes the full core $pool (reads '$back', CPU $first offline)"
 
-subtest "spec 7 flow: create, 64 MiB, full core, start, end, POLLHUP, close, trace" -n -s
-lines=$(driver_lines)
+subtest "spec 7 flow: create, 64 MiB, full core, start, end, POLLHUP, close, trace" -n -s -E
+lines=$(driver_lines 'ne-vm: fidelity: success path')
 [ -z "$lines" ]
-ok $? "the success path logged nothing"
+ok $? "the pool setup and the flow logged nothing"
 [ -n "$lines" ] && echo "$lines" | sed 's/^/# dmesg: /'
 
 subtest "injected SLOT_ALLOC rc -22 is the errno of NE_CREATE_VM" -n -F
