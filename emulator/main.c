@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "emu.h"
@@ -61,6 +62,7 @@ int main(int argc, char **argv)
 	struct ne_emu_cfg cfg = { 0 };
 	const char *pidfile = NULL;
 	struct sigaction sa = { .sa_handler = on_signal };
+	sigset_t stop, waitmask;
 	unsigned long long v;
 	struct ne_emu emu;
 	FILE *logf = NULL;
@@ -124,6 +126,16 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	/*
+	 * SIGTERM/SIGINT stay blocked except inside ppoll(): a signal that
+	 * lands between the quit check and the wait cannot be lost.
+	 */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sigprocmask(SIG_BLOCK, &stop, &waitmask);
+	sigdelset(&waitmask, SIGTERM);
+	sigdelset(&waitmask, SIGINT);
 
 	rc = ne_emu_open(&emu, &cfg);
 	if (rc) {
@@ -149,8 +161,11 @@ int main(int argc, char **argv)
 	while (!quit) {
 		unsigned int n;
 		struct pollfd *pfds = ne_emu_pollfds(&emu, &n);
+		int ms = ne_emu_timeout_ms(&emu);
+		struct timespec ts = { .tv_sec = ms / 1000,
+				       .tv_nsec = (ms % 1000) * 1000000L };
 
-		if (poll(pfds, n, ne_emu_timeout_ms(&emu)) < 0) {
+		if (ppoll(pfds, n, ms < 0 ? NULL : &ts, &waitmask) < 0) {
 			if (errno == EINTR)
 				continue;
 			ne_log(0, "poll: %s", strerror(errno));

@@ -269,13 +269,21 @@ static int start_daemon(const char *extra)
 	return -1;
 }
 
+/* SIGTERM; a daemon still there after 60 s is killed and reported. */
 static int stop_daemon(void)
 {
-	int st = -1;
+	int st = -1, i;
 
 	kill(daemon_pid, SIGTERM);
+	for (i = 0; i < 6000; i++) {
+		if (waitpid(daemon_pid, &st, WNOHANG) == daemon_pid)
+			return st;
+		usleep(10000);
+	}
+	printf("# daemon ignored SIGTERM for 60 s: killed\n");
+	kill(daemon_pid, SIGKILL);
 	waitpid(daemon_pid, &st, 0);
-	return st;
+	return -1;
 }
 
 /* ---- tests ---- */
