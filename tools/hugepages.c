@@ -133,6 +133,10 @@ void ne_format_size(uint64_t bytes, char *buf, size_t len)
 		snprintf(buf, len, "%" PRIu64 " GiB", bytes / GiB);
 	else if (bytes && bytes % MiB == 0)
 		snprintf(buf, len, "%" PRIu64 " MiB", bytes / MiB);
+	else if (bytes >= 10 * GiB)
+		snprintf(buf, len, "%.1f GiB", (double)bytes / GiB);
+	else if (bytes >= MiB)
+		snprintf(buf, len, "%" PRIu64 " MiB", bytes / MiB);	/* rounded down */
 	else if (bytes && bytes % 1024 == 0)
 		snprintf(buf, len, "%" PRIu64 " KiB", bytes / 1024);
 	else

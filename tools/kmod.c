@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <libkmod.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,12 +44,27 @@ static struct kmod_module *find_module(struct kmod_ctx *ctx, const char *module_
 	return mod;
 }
 
+/* libkmod's own log lines would repeat our messages less clearly. */
+static void kmod_quiet(void *data, int priority, const char *file, int line,
+		       const char *fn, const char *format, va_list args)
+{
+	(void)data;
+	(void)priority;
+	(void)file;
+	(void)line;
+	(void)fn;
+	(void)format;
+	(void)args;
+}
+
 static struct kmod_ctx *ctx_open(void)
 {
 	struct kmod_ctx *ctx = kmod_new(NULL, NULL);
 
-	if (ctx)
+	if (ctx) {
+		kmod_set_log_fn(ctx, kmod_quiet, NULL);
 		kmod_load_resources(ctx);
+	}
 	return ctx;
 }
 

@@ -217,7 +217,8 @@ static int pool_write(const char *val)
 	int rc;
 
 	rc = ne_path(path, sizeof(path), NE_CPUS_PARAM);
-	return rc ? rc : ne_write_str(path, val);
+	/* sysfs ignores a zero-length write: "clear" must be written as "\n". */
+	return rc ? rc : ne_write_str(path, val[0] ? val : "\n");
 }
 
 /* Put a previous pool string back; "" clears (the driver answers EINVAL). */

@@ -43,6 +43,12 @@ c "CPUs 2-3 offline, 4-5 back online" \
 t "pool with half a core refused" 1 "only part of its core" nectl pool set 3
 c "pool unchanged after the refusal" '[ "$(cat $param)" = 2-3 ]'
 t "pool with CPU 0's sibling refused" 1 "CPU 0's core" nectl pool set 1
+t "pool set 2-5 over the offline pool 2-3" 0 "CPU pool set to 2-5" nectl pool set 2-5
+c "ne_cpus reads 2-5, CPUs 2-5 offline" \
+	'[ "$(cat $param)" = 2-5 ] && [ "$(cat /sys/devices/system/cpu/online)" = 0-1 ]'
+t "pool clear" 0 "cleared" nectl pool clear
+c "pool empty, all CPUs online" '[ -z "$(cat $param)" ] && [ "$(cat /sys/devices/system/cpu/online)" = 0-5 ]'
+t "pool set --count 2 again" 0 "CPU pool set to 2-3" nectl pool set --count 2
 t "hugepages reserve 128M" 0 "reserved 128 MiB" nectl hugepages reserve 128M
 c "64 x 2 MiB hugepages" '[ "$(cat $hp)" = 64 ]'
 t "hugepages: more memory than exists refused" 1 "has only" nectl hugepages reserve 64G
