@@ -61,8 +61,8 @@ src_hash() {
 
 # publish KEYDIR: point current at a finished build and print its binary.
 publish() {
-	ln -sfn "$(basename "$1")" "$QDIR/.current.tmp"
-	mv -T "$QDIR/.current.tmp" "$QDIR/current"
+	ln -sfn "$(basename "$1")" "$QDIR/.current.tmp.$$"
+	mv -T "$QDIR/.current.tmp.$$" "$QDIR/current"
 	echo "$1/qemu-system-x86_64"
 }
 
@@ -115,15 +115,19 @@ fetch_source() {
 	(cd "$QDIR/dl" &&
 	 ne_suite_apt trixie source --download-only "qemu=$ver" >&2) ||
 		ne_die "apt-get source qemu=$ver failed"
+	# dpkg-source drops a copy of the orig tarball beside its target:
+	# extract inside a scratch dir so that copy goes away with it.
 	tmp=$QDIR/src/.extract.$$
 	rm -rf "$tmp"
-	# dpkg-source applies Debian's patch series; the signature cannot be
-	# checked without debian-keyring, the apt index already vouched for it.
-	dpkg-source --no-check -x "$QDIR/dl/qemu_${ver#*:}.dsc" "$tmp" >&2 ||
+	mkdir -p "$tmp"
+	# It applies Debian's patch series; the signature cannot be checked
+	# without debian-keyring, the apt index already vouched for the files.
+	dpkg-source --no-check -x "$QDIR/dl/qemu_${ver#*:}.dsc" "$tmp/qemu" >&2 ||
 		ne_die "dpkg-source -x failed"
-	touch "$tmp/.ne-extracted"
+	touch "$tmp/qemu/.ne-extracted"
 	rm -rf "$src"
-	mv "$tmp" "$src"
+	mv "$tmp/qemu" "$src"
+	rm -rf "$tmp"
 }
 
 fetch_meson() {
@@ -207,7 +211,22 @@ build() {
 	rm -rf "${QDIR:?}/$key"
 	mv -T "$out" "$QDIR/$key"
 	ne_log "built $key in $((t1 - t0)) s"
+	prune "$key"
 	publish "$QDIR/$key"
+}
+
+# prune KEEP: drop finished builds beyond the newest three (never KEEP).
+prune() {
+	local d n=0
+	stat -c '%Y %n' "$QDIR"/*/.complete 2>/dev/null | sort -rn |
+	while read -r _ d; do
+		d=${d%/.complete}
+		n=$((n + 1))
+		if [ "$n" -gt 3 ] && [ "${d##*/}" != "$1" ]; then
+			ne_log "pruning old build $d"
+			rm -rf "$d"
+		fi
+	done
 }
 
 main() {
