@@ -63,3 +63,12 @@ ne_vm_find_mod() {
 	find "$1/kernel" \( -name "$2.ko" -o -name "$2.ko.xz" -o -name "$2.ko.zst" \
 		-o -name "$2.ko.gz" \) -print -quit 2>/dev/null
 }
+
+# ne_vm_module_fresh VER: build/module/VER/nitro_enclaves.ko is newer than
+# every source it is built from (so a rebuild can be skipped).
+ne_vm_module_fresh() {
+	local ko=$NE_BUILD/module/$1/nitro_enclaves.ko
+	[ -f "$ko" ] || return 1
+	[ -z "$(find "$NE_ROOT/module" "$NE_ROOT/uapi" -newer "$ko" -type f \
+		-not -name '*.o' -not -name '*.cmd' -print -quit)" ]
+}

@@ -19,8 +19,10 @@ done
 
 echo "2. CPU pool: echo $pool > $p/parameters/ne_cpus"
 echo "$pool" >$p/parameters/ne_cpus || exit 1
-echo "   CPU $first is now offline ($(cat /sys/devices/system/cpu/cpu$first/online) = online?)," \
-	"set aside for enclaves; ne_cpus reads '$(cat $p/parameters/ne_cpus)'."
+state=online
+[ "$(cat /sys/devices/system/cpu/cpu$first/online)" = 0 ] && state=offline
+echo "   CPU $first and its sibling are now $state to Linux, set aside for enclaves;" \
+	"ne_cpus reads '$(cat $p/parameters/ne_cpus)'."
 echo "3. An enclave's life (ne-flow): create, 64 MiB of 2 MiB hugepages, a full core"
 echo "   of vCPUs, start (the device picks the CID), the emulator ends it, POLLHUP, close."
 ne-flow -n -s >/tmp/flow.out 2>&1
@@ -28,7 +30,9 @@ rc=$?
 sed -n 's/^ok [0-9]* - /   [ok] /p; s/^not ok [0-9]* - /   [FAILED] /p; s/^# enclave CID/   enclave CID/p' /tmp/flow.out
 echo "4. Release the pool: the CPUs go back to Linux."
 echo "" >$p/parameters/ne_cpus 2>/dev/null
-echo "   CPU $first online: $(cat /sys/devices/system/cpu/cpu$first/online)"
+state=offline
+[ "$(cat /sys/devices/system/cpu/cpu$first/online)" = 1 ] && state=online
+echo "   CPU $first is $state again."
 if [ $rc = 0 ]; then
 	echo "== the enclave was created, started, ended and torn down =="
 else

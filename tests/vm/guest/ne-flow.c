@@ -34,7 +34,8 @@
 #define MIB (1024ULL * 1024)
 #define REGION (2 * MIB)
 #define NE_DEV "/dev/nitro_enclaves"
-#define NE_CPUS "/sys/module/nitro_enclaves/parameters/ne_cpus"
+#define NE_PARAMS "/sys/module/nitro_enclaves/parameters/"
+#define NE_CPUS NE_PARAMS "ne_cpus"
 #define CTL_TIMEOUT_MS 20000
 #define MAX_VCPUS 64
 
@@ -48,7 +49,8 @@ static struct {
 	int part_flow, part_fault;
 	int hup_timeout_ms;
 	int error_probes;	/* also try what must fail (logs driver errors) */
-} opt = { 64, "2-3", 1, NULL, 1, 1, 30000, 1 };
+	int deferred_mem;	/* SLOT_ADD_MEM may be held back until START */
+} opt = { 64, "2-3", 1, NULL, 1, 1, 30000, 1, 0 };
 
 static int ctl = -1;
 static int pool_threads;	/* threads per core of the pool */
@@ -56,14 +58,16 @@ static int pool_threads;	/* threads per core of the pool */
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: ne-flow [-m MIB] [-p CPULIST | -n] [-c CTL] [-s | -F] [-t MS] [-E]\n"
+		"usage: ne-flow [-m MIB] [-p CPULIST | -n] [-c CTL] [-s | -F] [-t MS] [-E] [-M]\n"
 		"  -m  enclave memory in MiB, as 2 MiB hugepage regions (default 64)\n"
 		"  -p  CPU pool to write to ne_cpus first (default 2-3)\n"
 		"  -n  do not touch ne_cpus (the pool is set already)\n"
 		"  -c  emulator control port (default $NE_EMU_CTL, else /dev/ttyS1)\n"
 		"  -s  skip part 2 (SLOT_ALLOC fault injection); -F only part 2\n"
 		"  -t  how long to wait for POLLHUP after `end`, ms (default 30000)\n"
-		"  -E  success path only: skip the extra ADD_VCPU that must fail\n");
+		"  -E  success path only: skip the extra ADD_VCPU that must fail\n"
+		"  -M  accept SLOT_ADD_MEM held back until START (default: when\n"
+		"      the module has defer_last_chunk=Y)\n");
 	exit(2);
 }
 
@@ -272,13 +276,29 @@ static void check_flow_trace(const struct flow *f)
 	       t[i].slot == f->slot, "entry %d: want SLOT_ALLOC slot=%llu rc=0",
 	       i, (unsigned long long)f->slot);
 	i++;
-	while (i < n && !strcmp(t[i].cmd, "SLOT_ADD_MEM")) {
-		EXPECT(t[i].slot == f->slot && t[i].rc == 0 &&
-		       t[i].size && t[i].size % REGION == 0 &&
-		       t[i].paddr % REGION == 0,
-		       "entry %d: SLOT_ADD_MEM fields or rc", i);
-		mem += t[i].size;
-		k++;
+	/*
+	 * Memory before vCPUs, as the flow called them, unless the driver
+	 * holds memory chunks back until START (the project module merging
+	 * across regions): then the last SLOT_ADD_MEMs come after the vCPUs.
+	 */
+	while (i < n && (!strcmp(t[i].cmd, "SLOT_ADD_MEM") ||
+			 !strcmp(t[i].cmd, "SLOT_ADD_VCPU"))) {
+		if (!strcmp(t[i].cmd, "SLOT_ADD_MEM")) {
+			EXPECT(t[i].slot == f->slot && t[i].rc == 0 &&
+			       t[i].size && t[i].size % REGION == 0 &&
+			       t[i].paddr % REGION == 0,
+			       "entry %d: SLOT_ADD_MEM fields or rc", i);
+			EXPECT(!v || opt.deferred_mem,
+			       "entry %d: SLOT_ADD_MEM after SLOT_ADD_VCPU", i);
+			mem += t[i].size;
+			k++;
+		} else {
+			EXPECT(t[i].slot == f->slot && t[i].rc == 0 &&
+			       v < f->nvcpus && t[i].vcpu == f->vcpus[v],
+			       "entry %d: SLOT_ADD_VCPU vcpu=%llu unexpected", i,
+			       (unsigned long long)t[i].vcpu);
+			v++;
+		}
 		i++;
 	}
 	EXPECT(k >= 1 && k <= f->nregions, "%d SLOT_ADD_MEM for %d regions",
@@ -286,14 +306,6 @@ static void check_flow_trace(const struct flow *f)
 	EXPECT(mem == (uint64_t)opt.mem_mib * MIB,
 	       "SLOT_ADD_MEM sizes add up to %llu MiB, not %u",
 	       (unsigned long long)(mem / MIB), opt.mem_mib);
-	while (i < n && !strcmp(t[i].cmd, "SLOT_ADD_VCPU")) {
-		EXPECT(t[i].slot == f->slot && t[i].rc == 0 && v < f->nvcpus &&
-		       t[i].vcpu == f->vcpus[v],
-		       "entry %d: SLOT_ADD_VCPU vcpu=%llu unexpected", i,
-		       (unsigned long long)t[i].vcpu);
-		v++;
-		i++;
-	}
 	EXPECT(v == f->nvcpus, "%d SLOT_ADD_VCPU, want %d", v, f->nvcpus);
 	EXPECT(i < n && !strcmp(t[i].cmd, "ENCLAVE_START") &&
 	       t[i].slot == f->slot && t[i].cid == 0 && t[i].flags == 0 &&
@@ -535,7 +547,7 @@ int main(int argc, char **argv)
 	int c;
 
 	opt.ctl_path = getenv("NE_EMU_CTL");
-	while ((c = getopt(argc, argv, "m:p:nc:sFt:Eh")) != -1) {
+	while ((c = getopt(argc, argv, "m:p:nc:sFt:EMh")) != -1) {
 		switch (c) {
 		case 'm':
 			opt.mem_mib = (unsigned int)strtoul(optarg, NULL, 0);
@@ -553,6 +565,7 @@ int main(int argc, char **argv)
 		case 'F': opt.part_flow = 0; break;
 		case 't': opt.hup_timeout_ms = atoi(optarg); break;
 		case 'E': opt.error_probes = 0; break;
+		case 'M': opt.deferred_mem = 1; break;
 		default: usage();
 		}
 	}
@@ -563,6 +576,15 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	printf("TAP version 13\n");
+	{
+		char d[8] = "";
+
+		if (!read_file(NE_PARAMS "defer_last_chunk", d, sizeof(d)) &&
+		    d[0] == 'Y') {
+			opt.deferred_mem = 1;
+			tap_diag("driver defers memory chunks until START");
+		}
+	}
 	ctl = emuctl_open(opt.ctl_path);
 	if (!tap_ok(ctl >= 0 && ctl_run("ping", NULL) == 0 &&
 		    ctl_run("reset", NULL) == 0,
