@@ -67,8 +67,10 @@ ne_vm_find_mod() {
 # ne_vm_module_fresh VER: build/module/VER/nitro_enclaves.ko is newer than
 # every source it is built from (so a rebuild can be skipped).
 ne_vm_module_fresh() {
-	local ko=$NE_BUILD/module/$1/nitro_enclaves.ko
+	local ko=$NE_BUILD/module/$1/nitro_enclaves.ko f
 	[ -f "$ko" ] || return 1
-	[ -z "$(find "$NE_ROOT/module" "$NE_ROOT/uapi" -newer "$ko" -type f \
-		-not -name '*.o' -not -name '*.cmd' -print -quit)" ]
+	while IFS= read -r f; do
+		[ "$NE_ROOT/$f" -nt "$ko" ] && return 1
+	done < <(git -C "$NE_ROOT" ls-files module uapi 2>/dev/null || true)
+	return 0
 }
