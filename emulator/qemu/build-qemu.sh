@@ -218,9 +218,10 @@ build() {
 # prune KEEP: drop finished builds beyond the newest three (never KEEP).
 prune() {
 	local d n=0
-	stat -c '%Y %n' "$QDIR"/*/.complete 2>/dev/null | sort -rn |
+	stat -c '%Y %n' "$QDIR"/*-*/.complete 2>/dev/null | sort -rn |
 	while read -r _ d; do
 		d=${d%/.complete}
+		[ -L "$d" ] && continue		# never follow current
 		n=$((n + 1))
 		if [ "$n" -gt 3 ] && [ "${d##*/}" != "$1" ]; then
 			ne_log "pruning old build $d"

@@ -1,20 +1,20 @@
 /*
-* Nitro Enclaves PCI device: a thin transport between the guest's register
-* window (BAR 3) and the out-of-process hypervisor emulator on a chardev.
-*
-* The guest writes a request into SEND_DATA and a command type into COMMAND;
-* the device forwards both as one NE_WIRE_CMD frame and, when the matching
-* NE_WIRE_REPLY arrives, fills RECV_DATA and raises MSI-X vector 0. Events
-* from the emulator raise vector 1. All command semantics live in the
-* emulator; this file only moves bytes and never blocks a vCPU.
-*
-* Register map and wire framing come from the project's shared headers
-* (module/ne_proto.h, emulator/ne_wire.h), copied beside this file by
-* emulator/qemu/build-qemu.sh.
-*
-* Copyright (c) 2026 The nitro-enclaves-dev authors
-* SPDX-License-Identifier: GPL-2.0
-*/
+ * Nitro Enclaves PCI device: a thin transport between the guest's register
+ * window (BAR 3) and the out-of-process hypervisor emulator on a chardev.
+ *
+ * The guest writes a request into SEND_DATA and a command type into COMMAND;
+ * the device forwards both as one NE_WIRE_CMD frame and, when the matching
+ * NE_WIRE_REPLY arrives, fills RECV_DATA and raises MSI-X vector 0. Events
+ * from the emulator raise vector 1. All command semantics live in the
+ * emulator; this file only moves bytes and never blocks a vCPU.
+ *
+ * Register map and wire framing come from the project's shared headers
+ * (module/ne_proto.h, emulator/ne_wire.h), copied beside this file by
+ * emulator/qemu/build-qemu.sh.
+ *
+ * Copyright (c) 2026 The nitro-enclaves-dev authors
+ * SPDX-License-Identifier: GPL-2.0-only
+ */
 
 #include "qemu/osdep.h"
 #include "qemu/bswap.h"
