@@ -61,7 +61,7 @@ struct th_test {
 	struct th_test *next;
 };
 
-#define TH_TIMEOUT_DEFAULT 60
+#define TH_TIMEOUT_DEFAULT 120
 
 void th_register_test(struct th_test *t);
 void th_register_variant(struct th_fixture *f, struct th_variant *v);

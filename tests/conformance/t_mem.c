@@ -208,14 +208,31 @@ TEST_F(encl, set_mem, overlapping_regions)
 	EXPECT_RC(0, ne_set_mem(self->fd, 0, a(p + SZ_2M), SZ_2M));
 }
 
+TEST_F(encl, set_mem, order_overlap_before_pin)
+{
+	char *p = t_hp(_th, 2 * SZ_2M);
+
+	t_add_mem(_th, self->fd, p, SZ_2M);
+	ASSERT_EQ(0, munmap(p + SZ_2M, SZ_2M));
+	EXPECT_RC(-NE_ERR_MEM_REGION_ALREADY_USED,
+		  ne_set_mem(self->fd, 0, a(p), 2 * SZ_2M),
+		  "the overlap check (step 8) runs before pinning (step 10)");
+}
+
 TEST_F(encl, set_mem, overlap_is_per_enclave)
 {
 	void *p = t_hp(_th, SZ_2M);
 	int b = t_create(_th, self->dev, NULL);
+	int rc;
 
 	t_add_mem(_th, self->fd, p, SZ_2M);
-	/* Only this enclave's list is checked (§4.1). */
-	EXPECT_RC(0, ne_set_mem(b, 0, a(p), SZ_2M));
+	/*
+	 * Only this enclave's list is checked (§4.1): the driver passes the
+	 * region on; the device may refuse memory another slot owns.
+	 */
+	rc = ne_set_mem(b, 0, a(p), SZ_2M);
+	EXPECT_NE(-NE_ERR_MEM_REGION_ALREADY_USED, rc);
+	TH_LOG("second enclave, same page: %s", th_errname(rc));
 	close(b);
 }
 
