@@ -647,6 +647,53 @@ def group_fake(binary, tmp):
     tap(rc == 0, 'QEMU quits cleanly (status %r)' % rc)
 
 
+def group_backpressure(binary, tmp):
+    """An emulator that stops reading must not stall the vCPU."""
+    emu = FakeEmu(os.path.join(tmp, 'slow.sock'))
+    qemu = Qemu(binary, tmp, 'slow', chardev_args(emu.path, reconnect=False))
+    d = Dev(qemu.qtest)
+    try:
+        emu.accept()
+        emu.hello()
+        d.setup()
+        # The socket buffer fills first, then the device's own buffer;
+        # after that a COMMAND completes locally with -EIO.
+        sent = worst = 0
+        failed = False
+        for sent in range(1, 5001):
+            t0 = time.monotonic()
+            d.command(P['NE_CMD_SLOT_COUNT'])
+            worst = max(worst, time.monotonic() - t0)
+            if d.evtcnt()[0]:
+                failed = rc_of(d.recv()) == -EIO
+                break
+        tap(failed and worst < 0.5 and qemu.alive(),
+            'emulator not reading: COMMAND %d fails with -EIO, slowest '
+            'write %.0f ms' % (sent, worst * 1000))
+        ids = []
+        try:
+            while True:
+                magic, typ, _, fid, pl = emu.recv(timeout=1)
+                if magic != P['NE_WIRE_MAGIC'] or typ != P['NE_WIRE_CMD'] or \
+                   len(pl) != 248:
+                    break
+                ids.append(fid)
+        except TestError:
+            pass
+        tap(len(ids) == sent - 1 and ids == sorted(set(ids)),
+            'once the emulator reads, the %d queued CMD frames arrive intact '
+            'and in order (got %d)' % (sent - 1, len(ids)))
+        d.command(P['NE_CMD_SLOT_COUNT'])
+        fid = emu.recv()[3]
+        emu.reply(fid, struct.pack('<i', 0))
+        tap(d.wait_replies(2) and rc_of(d.recv()) == 0,
+            'commands complete normally after the backlog drained')
+    finally:
+        emu.stop()
+        rc = qemu.quit()
+    tap(rc == 0, 'QEMU quits cleanly (status %r)' % rc)
+
+
 def group_qmp(binary, tmp):
     """Hotplug/unplug (exercises exit) and realize failures."""
     emu = FakeEmu(os.path.join(tmp, 'hot.sock'))
@@ -807,6 +854,7 @@ def main():
 
     tmp = tempfile.mkdtemp(prefix='ne-qemu-test.')
     groups = [('fake emulator', lambda: group_fake(a.qemu, tmp)),
+              ('backpressure', lambda: group_backpressure(a.qemu, tmp)),
               ('QMP', lambda: group_qmp(a.qemu, tmp))]
     if a.emulator and a.emu_ctl:
         groups.append(('ne-emulator', lambda: group_emulator(
