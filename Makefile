@@ -38,6 +38,8 @@ check-unit:
 
 check-emulator:
 	$(MAKE) -C emulator check
+	emulator/qemu/build-qemu.sh >/dev/null
+	emulator/qemu/test-device.sh --no-boot
 	tests/vm/fidelity
 
 check-module:
