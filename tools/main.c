@@ -142,8 +142,17 @@ static int cmd_load(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("load: unexpected argument '%s'", argv[optind]);
-	if (pool && check_pool_list(pool, canon, sizeof(canon)))
-		return EXIT_FAIL;
+	/* Not loaded yet: no CPU is in a pool, so the topology is complete. */
+	if (pool && ne_pool_read(&set, canon, sizeof(canon)) == -ENOENT) {
+		if (check_pool_list(pool, canon, sizeof(canon)))
+			return EXIT_FAIL;
+	} else if (pool) {
+		if (ne_cpuset_parse(pool, &set) || !ne_cpuset_count(&set)) {
+			ne_err("'%s' is not a CPU list such as 2-3,6-7", pool);
+			return EXIT_FAIL;
+		}
+		ne_cpuset_format(&set, canon, sizeof(canon));
+	}
 	rc = ne_kmod_load(module, pool ? canon : NULL);
 	if (rc == -EEXIST && pool) {
 		/* Already there: apply the pool through sysfs instead. */

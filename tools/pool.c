@@ -271,19 +271,49 @@ int ne_pool_set(const struct ne_pool_req *req, struct ne_cpuset *chosen, int *no
 		ne_err("cannot read the current CPU pool: %s", strerror(-rc));
 		return rc;
 	}
-	if (old[0]) {
-		/* Clearing returns EINVAL by design once the CPUs are back online. */
-		rc = pool_write("");
-		if (rc && rc != -EINVAL)
-			return report_write_error(rc, "");
-	}
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
 	rc = ne_topo_read(t);
 	if (rc) {
 		ne_err("cannot read the CPU topology: %s", strerror(-rc));
-		goto restore;
+		goto out;
+	}
+	/*
+	 * Every clear and set takes CPUs through hotplug, so refuse what can be
+	 * refused now. A list disjoint from the old pool sees the same topology
+	 * before and after the clear (the old pool holds whole cores).
+	 */
+	if (req->list && old[0] && !memcmp(req->list, &oldset, sizeof(oldset))) {
+		*chosen = oldset;
+		*node = ne_pool_node(t, &oldset);
+		goto out;
+	}
+	if (!old[0] || (req->list && !sets_intersect(req->list, &oldset))) {
+		rc = ne_pool_choose(t, req, chosen, node, why, sizeof(why));
+		if (rc) {
+			ne_err("%s", why);
+			goto out;
+		}
+	} else if (req->count % t->threads_per_core) {
+		rc = why_set(why, sizeof(why), "a core has %d threads on this machine, so the CPU "
+			     "count must be a multiple of %d (asked for %d)",
+			     t->threads_per_core, t->threads_per_core, req->count);
+		ne_err("%s", why);
+		goto out;
+	}
+	if (old[0]) {
+		/* The driver onlines the old pool's CPUs; upstream then says EINVAL. */
+		rc = pool_write("");
+		if (rc && rc != -EINVAL) {
+			report_write_error(rc, "");
+			goto out;
+		}
+		rc = ne_topo_read(t);
+		if (rc) {
+			ne_err("cannot read the CPU topology: %s", strerror(-rc));
+			goto restore;
+		}
 	}
 	rc = ne_pool_choose(t, req, chosen, node, why, sizeof(why));
 	if (rc) {
@@ -306,8 +336,9 @@ int ne_pool_set(const struct ne_pool_req *req, struct ne_cpuset *chosen, int *no
 	}
 	if (rc)
 		goto restore;
+out:
 	free(t);
-	return 0;
+	return rc;
 restore:
 	free(t);
 	/* With no old pool, a failed write already left the driver's pool empty. */

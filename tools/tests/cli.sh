@@ -61,6 +61,9 @@ expect "pool set --count 2" 0 "CPU pool set to 2-3" -- pool set --count 2
 check "ne_cpus holds 2-3" '[ "$(param)" = 2-3 ]'
 expect "pool set 4-7" 0 "CPU pool set to 4-7" -- pool set 4-7
 check "ne_cpus holds 4-7" '[ "$(param)" = 4-7 ]'
+expect "pool set to the same list changes nothing" 0 "CPU pool set to 4-7" -- pool set 4-7
+expect "pool over an existing pool: CPU 0's core refused" 1 "CPU 0's core" -- pool set 1
+expect "pool over an existing pool: --count not whole cores" 1 "multiple of 2" -- pool set --count 5
 expect "hugepages: more memory than exists" 1 "has only .* asked for" -- hugepages reserve 100G
 expect "hugepages: size without unit" 2 "not a size" -- hugepages reserve 12
 expect "hugepages: odd size" 1 "multiple of 2 MiB" -- hugepages reserve 3M
@@ -76,7 +79,6 @@ expect "run: half a core of vCPUs" 1 "multiple of 2" -- run /etc/hostname --memo
 expect "run: more vCPUs than the pool" 1 "more than the 4 CPUs" -- run /etc/hostname --memory 128 --cpus 6
 expect "run: missing image" 1 "cannot read image" -- run /nonexistent.eif --memory 128 --cpus 2
 expect "run: bad memory" 2 "needs MiB" -- run /etc/hostname --memory lots --cpus 2
-expect "load: pool with half a core is refused before loading" 1 "only part of its core" -- load --pool 2
 expect "unload: extra argument" 2 "unexpected argument" -- unload now
 
 # status --json reflects the pool and the hugepages.
@@ -125,6 +127,7 @@ expect "allocate: cpu_pool config" 0 "CPU pool set to 6-7" -- allocate --config 
 check "allocate set pool 6-7 and 256 pages" '[ "$(param)" = 6-7 ] && [ "$(hp2m)" = 256 ]'
 
 tree nomodule
+expect "load: pool with half a core is refused before loading" 1 "only part of its core" -- load --pool 2
 expect "pool set without the module" 1 "not loaded.*nectl load" -- pool set --count 2
 expect "run without the module" 1 "not loaded" -- run /etc/hostname --memory 128 --cpus 2
 check "status hints at the missing module and device" \

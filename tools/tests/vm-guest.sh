@@ -28,11 +28,24 @@ c() { if eval "$2"; then ok "$1"; else nok "$1 [$2]"; fi; }
 param=/sys/module/nitro_enclaves/parameters/ne_cpus
 hp=/sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages
 
+variant=${1:-project}
+echo "# driver: $variant"
 t "status before load: device present, module not loaded" 0 "module not loaded" nectl status
-t "load through libkmod" 0 "loaded nitro_enclaves from .*/updates/nitro_enclaves.ko" nectl load
-c "module is live" '[ "$(cat /sys/module/nitro_enclaves/initstate)" = live ]'
-c "modprobe.d options applied (ne_cpus=4-5)" '[ "$(cat $param)" = 4-5 ]'
+if [ "$variant" = inkernel ]; then
+	t "load the in-tree module through libkmod" 0 \
+		"loaded nitro_enclaves from .*/kernel/drivers/virt/nitro_enclaves/nitro_enclaves.ko.* \(in-tree\)" \
+		nectl load
+	c "module is live, no pool yet" \
+		'[ "$(cat /sys/module/nitro_enclaves/initstate)" = live ] && [ -z "$(cat $param)" ]'
+else
+	t "load the DKMS-style copy through libkmod" 0 \
+		"loaded nitro_enclaves from .*/updates/nitro_enclaves.ko \(dkms\)" nectl load
+	c "module is live" '[ "$(cat /sys/module/nitro_enclaves/initstate)" = live ]'
+	c "modprobe.d options applied (ne_cpus=4-5)" '[ "$(cat $param)" = 4-5 ]'
+fi
 t "load again reports already loaded" 0 "already loaded" nectl load
+t "load --pool when loaded sets the pool through sysfs" 0 "CPU pool set to 4-5" nectl load --pool 4-5
+c "ne_cpus reads 4-5" '[ "$(cat $param)" = 4-5 ]'
 i=0
 while [ ! -c /dev/nitro_enclaves ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 c "/dev/nitro_enclaves appeared" '[ -c /dev/nitro_enclaves ]'
