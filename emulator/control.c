@@ -68,8 +68,8 @@ void ne_control_accept(struct ne_emu *emu)
 	fd = accept4(c->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
-	if (c->nr_clients >= NE_CTL_MAX_CLIENTS ||
-	    !(cl = calloc(1, sizeof(*cl)))) {
+	cl = c->nr_clients < NE_CTL_MAX_CLIENTS ? calloc(1, sizeof(*cl)) : NULL;
+	if (!cl) {
 		if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL) < 0)
 			ne_log(0, "control client refused");
 		close(fd);
@@ -147,8 +147,12 @@ static int parse_cmd(const char *s)
 
 /* ---- commands ---- */
 
-#define ERR(...) do { ne_buf_printf(out, "error " __VA_ARGS__); \
-	ne_buf_add(out, "\n", 1); return; } while (0)
+/* Answer `error ...` and leave the (void) command handler. */
+#define ERR(...) do {							\
+	ne_buf_printf(out, "error " __VA_ARGS__);			\
+	ne_buf_add(out, "\n", 1);					\
+	return;								\
+} while (0)
 
 static void do_trace(struct ne_emu *emu, struct ne_buf *out)
 {

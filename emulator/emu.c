@@ -168,20 +168,28 @@ void ne_emu_handle(struct ne_emu *emu, const struct pollfd *pfds,
 	 * listeners, which come last, so a number is never reused here.
 	 */
 	for (i = 0; i < n; i++) {
+		int fd = pfds[i].fd;
 		struct ne_devconn *c;
 		struct ne_ctlclient *cl;
 
 		if (!pfds[i].revents)
 			continue;
-		if (pfds[i].fd == emu->dev.lfd) {
+		if (fd == emu->dev.lfd) {
 			ne_devlink_accept(emu);
-		} else if (pfds[i].fd == emu->ctl.lfd) {
-			ne_control_accept(emu);
-		} else if ((c = ne_devlink_find(&emu->dev, pfds[i].fd))) {
-			ne_devlink_io(emu, c, pfds[i].revents);
-		} else if ((cl = ne_control_find(&emu->ctl, pfds[i].fd))) {
-			ne_control_io(emu, cl, pfds[i].revents);
+			continue;
 		}
+		if (fd == emu->ctl.lfd) {
+			ne_control_accept(emu);
+			continue;
+		}
+		c = ne_devlink_find(&emu->dev, fd);
+		if (c) {
+			ne_devlink_io(emu, c, pfds[i].revents);
+			continue;
+		}
+		cl = ne_control_find(&emu->ctl, fd);
+		if (cl)
+			ne_control_io(emu, cl, pfds[i].revents);
 	}
 	ne_devlink_run_timers(emu, ne_now_us());
 }

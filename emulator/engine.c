@@ -288,7 +288,8 @@ static int cmd_add_mem(struct ne_engine *e, const struct ne_slot_add_mem_req *q)
 	return 0;
 }
 
-static int cmd_add_vcpu(struct ne_engine *e, const struct ne_slot_add_vcpu_req *q)
+static int cmd_add_vcpu(struct ne_engine *e,
+			const struct ne_slot_add_vcpu_req *q)
 {
 	uint32_t id = le32toh(q->vcpu_id);
 	struct ne_slot *s;

@@ -139,7 +139,8 @@ static void test_trace_stats_slots(void)
 	recv_msg(&h, &r);
 	is(reply_rc(&r), -EOPNOTSUPP, "unknown command type answered");
 	s = ctl("trace");
-	ok(strstr(s, "cmd=SLOT_ALLOC slot=") && strstr(s, "mem_regions=256 rc=0 lat_us="),
+	ok(strstr(s, "cmd=SLOT_ALLOC slot=") &&
+	   strstr(s, "mem_regions=256 rc=0 lat_us="),
 	   "trace: SLOT_ALLOC line with slot and mem_regions");
 	ok(strstr(s, "cmd=SLOT_ADD_MEM slot=") &&
 	   strstr(s, "paddr=0x200000 size=0x400000 rc=0"),

@@ -754,8 +754,9 @@ static void test_cli_tty(void)
 	pid_t bridge;
 
 	master = posix_openpt(O_RDWR | O_NOCTTY);
-	if (master < 0 || grantpt(master) || unlockpt(master) ||
-	    !(name = ptsname(master))) {
+	name = master < 0 || grantpt(master) || unlockpt(master) ? NULL :
+	       ptsname(master);
+	if (!name) {
 		ok(0, "pty for the serial test");
 		return;
 	}

@@ -220,7 +220,7 @@ int main(void)
 
 	/* A bad connection next to the device does not disturb it. */
 	b = dev_connect();
-	ok(write(b, "garbage garbage garbage!", 24) == 24, "garbage");
+	ok(write(b, "garbage: not a frame at all", 27) == 27, "garbage");
 	ok(closed_by_daemon(b), "garbage connection dropped");
 	close(b);
 	PUMP_UNTIL(emu.dev.nr_conns == 1);
