@@ -17,7 +17,10 @@
 struct bench_opts {
 	const char *driver;	/* label printed in each result line */
 	const char *work;	/* W1 .. W6 */
-	unsigned int size_mib;	/* W1-W3: enclave memory; W6: per enclave */
+	unsigned int sizes[8];	/* MiB, ascending. W1-W3: enclave memory (all
+				 * sizes share one mapping of the largest);
+				 * W6: per enclave, sizes[0] only */
+	unsigned int nsizes;
 	unsigned int reps;
 	unsigned int units;	/* W4: enclaves per rep; W5: cycles per rep */
 	const char *ctl_path;	/* emulator control port, NULL: no counts */

@@ -26,11 +26,11 @@ static const struct bench_opts *opt;
 static int dev_fd = -1;
 static unsigned int threads_per_core = 2;
 
-static void emit(const struct bench_res *r, const char *work)
+static void emit(const struct bench_res *r, const char *work, unsigned int size)
 {
 	printf("RES driver=%s work=%s size=%u rep=%u err=%d ns=%" PRIu64
 	       " units=%u cmds=%ld addmem=%ld pages=%ld adj=%ld\n",
-	       opt->driver, work, opt->size_mib, r->rep, r->err, r->ns,
+	       opt->driver, work, size, r->rep, r->err, r->ns,
 	       r->units, r->cmds, r->addmem, r->pages, r->adjacent);
 	fflush(stdout);
 }
@@ -94,8 +94,16 @@ struct layout {
 	size_t nmaps;
 	void **pages;		/* start of every hugepage, in add order */
 	size_t npages;
-	long adjacent;
+	size_t page;
+	int per_page;
+	uint64_t *pfn;		/* NULL when pagemap gave no PFNs */
 };
+
+/* Adjacent pages among the first n (-1 when unknown). */
+static long layout_adjacent(const struct layout *l, size_t n)
+{
+	return l->pfn ? count_adjacent(l->pfn, n, l->page) : -1;
+}
 
 static void layout_free(struct layout *l)
 {
@@ -105,23 +113,26 @@ static void layout_free(struct layout *l)
 		hmap_free(&l->maps[i]);
 	free(l->maps);
 	free(l->pages);
+	free(l->pfn);
 	memset(l, 0, sizeof(*l));
 }
 
 /* per_page: one mapping per hugepage (nitro-cli), else one memfd mapping. */
 static int layout_make(struct layout *l, size_t len, size_t page, int per_page)
 {
-	uint64_t *pfn;
+	uint64_t t0 = now_ns();
 	size_t i;
 	int rc;
 
 	memset(l, 0, sizeof(*l));
+	l->page = page;
+	l->per_page = per_page;
 	l->npages = len / page;
 	l->nmaps = per_page ? l->npages : 1;
 	l->maps = calloc(l->nmaps, sizeof(*l->maps));
 	l->pages = calloc(l->npages, sizeof(*l->pages));
-	pfn = calloc(l->npages, sizeof(*pfn));
-	if (!l->maps || !l->pages || !pfn) {
+	l->pfn = calloc(l->npages, sizeof(*l->pfn));
+	if (!l->maps || !l->pages || !l->pfn) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -140,30 +151,39 @@ static int layout_make(struct layout *l, size_t len, size_t page, int per_page)
 	for (i = 0; i < l->npages; i++)
 		l->pages[i] = per_page ? l->maps[i].addr
 				       : (char *)l->maps[0].addr + i * page;
-	rc = pagemap_pfns(l->pages, l->npages, pfn);
+	rc = pagemap_pfns(l->pages, l->npages, l->pfn);
 	if (rc) {
 		fprintf(stderr, "ne-bench: pagemap: %s (adjacency unknown)\n",
 			strerror(-rc));
-		l->adjacent = -1;
+		free(l->pfn);
+		l->pfn = NULL;
 		rc = 0;
-	} else {
-		l->adjacent = count_adjacent(pfn, l->npages, page);
 	}
+	/* Where the untimed part of a run goes (page zeroing under TCG). */
+	printf("# %s: mapped and touched %zu MiB in %.1f s\n", opt->work,
+	       (size_t)(len / MIB), (double)(now_ns() - t0) / 1e9);
 out:
-	free(pfn);
 	if (rc)
 		layout_free(l);
 	return rc;
 }
 
-/* Timed: every region (one ioctl per mapping), one core, start. */
-static int enclave_setup(int efd, const struct layout *l)
+/*
+ * Timed: the first npages of the layout (one ioctl per mapping, or one
+ * ioctl for that prefix of the single mapping), one core, start.
+ */
+static int enclave_setup(int efd, const struct layout *l, size_t npages)
 {
 	size_t i;
 	int rc;
 
-	for (i = 0; i < l->nmaps; i++) {
-		rc = add_region(efd, l->maps[i].addr, l->maps[i].len);
+	if (!l->per_page) {
+		rc = add_region(efd, l->pages[0], npages * l->page);
+		if (rc)
+			return rc;
+	}
+	for (i = 0; l->per_page && i < npages; i++) {
+		rc = add_region(efd, l->pages[i], l->page);
 		if (rc)
 			return rc;
 	}
@@ -186,43 +206,58 @@ static void window_end(struct bench_res *r, long c0, long m0)
 	r->addmem = m0 >= 0 && m1 >= 0 ? m1 - m0 : -1;
 }
 
-/* W1 (per_page), W2 and W3: memory setup of one enclave of S MiB. */
-static int work_memory(size_t page, int per_page)
+/* R reps of one enclave of the first npages; stops at the first failure. */
+static void work_memory_size(const struct layout *l, unsigned int size)
 {
-	struct layout l;
+	size_t npages = (size_t)size * MIB / l->page;
 	unsigned int rep;
-	int rc;
 
-	rc = layout_make(&l, (size_t)opt->size_mib * MIB, page, per_page);
-	if (rc) {
-		struct bench_res r = { .rep = 1, .err = -rc, .adjacent = -1 };
-
-		emit(&r, opt->work);
-		return rc;
-	}
 	for (rep = 1; rep <= opt->reps; rep++) {
 		struct bench_res r = { .rep = rep, .units = 1,
-				       .pages = (long)l.npages,
-				       .adjacent = l.adjacent };
+				       .pages = (long)npages,
+				       .adjacent = layout_adjacent(l, npages) };
 		long c0, m0;
-		int efd = create_vm();
+		int rc, efd = create_vm();
 
 		if (efd < 0) {
 			r.err = -efd;
-			emit(&r, opt->work);
+			emit(&r, opt->work, size);
 			break;
 		}
 		window_begin(&r, &c0, &m0);
-		rc = enclave_setup(efd, &l);
+		rc = enclave_setup(efd, l, npages);
 		window_end(&r, c0, m0);
 		close(efd);
 		r.err = -rc;
 		if (rc)
 			r.ns = 0;
-		emit(&r, opt->work);
+		emit(&r, opt->work, size);
 		if (rc)
 			break;	/* the same call fails the same way every time */
 	}
+}
+
+/*
+ * W1 (per_page), W2 and W3: memory setup of one enclave per size. The
+ * largest size is mapped and touched once; smaller sizes use its start, so
+ * hugepages are zeroed once per workload (slow under TCG) and not per size.
+ */
+static int work_memory(size_t page, int per_page)
+{
+	unsigned int i, max = opt->sizes[opt->nsizes - 1];
+	struct layout l;
+	int rc;
+
+	rc = layout_make(&l, (size_t)max * MIB, page, per_page);
+	if (rc) {
+		struct bench_res r = { .rep = 1, .err = -rc, .adjacent = -1 };
+
+		for (i = 0; i < opt->nsizes; i++)
+			emit(&r, opt->work, opt->sizes[i]);
+		return rc;
+	}
+	for (i = 0; i < opt->nsizes; i++)
+		work_memory_size(&l, opt->sizes[i]);
 	layout_free(&l);
 	return 0;
 }
@@ -235,12 +270,16 @@ static int work_lifecycle(void)
 	int rc;
 
 	rc = layout_make(&l, 64 * MIB, PAGE_2M, 0);
-	if (rc)
+	if (rc) {
+		struct bench_res r = { .rep = 1, .err = -rc, .adjacent = -1 };
+
+		emit(&r, opt->work, 64);
 		return rc;
+	}
 	for (rep = 1; rep <= opt->reps; rep++) {
 		struct bench_res r = { .rep = rep, .units = opt->units,
 				       .pages = (long)l.npages,
-				       .adjacent = l.adjacent };
+				       .adjacent = layout_adjacent(&l, l.npages) };
 		long c0, m0;
 
 		window_begin(&r, &c0, &m0);
@@ -251,14 +290,14 @@ static int work_lifecycle(void)
 				rc = efd;
 				break;
 			}
-			rc = enclave_setup(efd, &l);
+			rc = enclave_setup(efd, &l, l.npages);
 			close(efd);
 		}
 		window_end(&r, c0, m0);
 		r.err = -rc;
 		if (rc)
 			r.ns = 0;
-		emit(&r, opt->work);
+		emit(&r, opt->work, 64);
 		if (rc)
 			break;
 	}
@@ -290,7 +329,7 @@ static int work_churn(void)
 		r.err = -rc;
 		if (rc)
 			r.ns = 0;
-		emit(&r, opt->work);
+		emit(&r, opt->work, 0);
 		if (rc)
 			break;
 	}
@@ -299,13 +338,14 @@ static int work_churn(void)
 
 /*
  * W6: two processes, each with its own enclave of S MiB in the nitro-cli
- * pattern, prepared (mapped, touched, created) before the window; the
- * parent then lets them set up and start at once, or one after the other.
+ * pattern. Each maps and touches its memory once; per round it creates an
+ * enclave and reports ready, sets it up and starts it on 'g', reports, and
+ * closes it on 'c' ('q' ends it). The parent lets both go at once
+ * (concurrent) or one after the other (sequential).
  */
 struct child {
 	pid_t pid;
-	int to[2], from[2];	/* parent->child, child->parent pipes */
-	long npages;
+	int to, from;		/* our ends of the two pipes */
 };
 
 struct child_msg {
@@ -313,69 +353,88 @@ struct child_msg {
 	long npages;
 };
 
-static void child_main(struct child *c)
+static void child_main(int in, int out, unsigned int size)
 {
 	struct child_msg m = { 0, 0 };
 	struct layout l;
-	int efd = -1;
-	char go;
+	char c = 0;
 
-	m.err = -layout_make(&l, (size_t)opt->size_mib * MIB, PAGE_2M, 1);
-	if (!m.err) {
-		m.npages = (long)l.npages;
-		efd = create_vm();
-		if (efd < 0)
-			m.err = -efd;
+	m.err = -layout_make(&l, (size_t)size * MIB, PAGE_2M, 1);
+	m.npages = m.err ? 0 : (long)l.npages;
+	for (;;) {
+		int efd = -1;
+
+		if (!m.err) {
+			efd = create_vm();
+			if (efd < 0)
+				m.err = -efd;
+		}
+		if (write(out, &m, sizeof(m)) != sizeof(m) ||
+		    read(in, &c, 1) != 1 || c == 'q')
+			break;
+		if (!m.err)
+			m.err = -enclave_setup(efd, &l, l.npages);
+		if (write(out, &m, sizeof(m)) != sizeof(m) ||
+		    read(in, &c, 1) != 1)
+			break;
+		/* Held until both are measured. */
+		if (efd >= 0)
+			close(efd);
+		if (c == 'q')
+			break;
 	}
-	if (write(c->from[1], &m, sizeof(m)) != sizeof(m))
-		_exit(1);
-	if (read(c->to[0], &go, 1) == 1 && go == 'g' && !m.err)
-		m.err = -enclave_setup(efd, &l);
-	if (write(c->from[1], &m, sizeof(m)) != sizeof(m))
-		_exit(1);
-	/* Hold the enclave until both are measured, then tear down. */
-	if (read(c->to[0], &go, 1) < 0)
-		_exit(1);
-	if (efd >= 0)
-		close(efd);
 	_exit(0);
 }
 
-static int child_start(struct child *c)
+static int child_start(struct child *c, unsigned int size)
 {
-	if (pipe(c->to) || pipe(c->from))
+	int to[2], from[2];
+
+	if (pipe(to))
 		return -errno;
+	if (pipe(from)) {
+		close(to[0]);
+		close(to[1]);
+		return -errno;
+	}
 	fflush(stdout);
 	c->pid = fork();
 	if (c->pid < 0)
 		return -errno;
 	if (c->pid == 0) {
-		close(c->to[1]);
-		close(c->from[0]);
-		child_main(c);
+		close(to[1]);
+		close(from[0]);
+		child_main(to[0], from[1], size);
 	}
-	close(c->to[0]);
-	close(c->from[1]);
+	close(to[0]);
+	close(from[1]);
+	c->to = to[1];
+	c->from = from[0];
 	return 0;
 }
 
 static int child_msg(struct child *c, struct child_msg *m)
 {
-	if (read(c->from[0], m, sizeof(*m)) != sizeof(*m)) {
+	if (read(c->from, m, sizeof(*m)) != sizeof(*m)) {
 		m->err = EPIPE;	/* the child died */
 		return -1;
 	}
 	return 0;
 }
 
+static int child_send(struct child *c, char what)
+{
+	return write(c->to, &what, 1) == 1 ? 0 : EPIPE;
+}
+
 static void child_end(struct child *c)
 {
 	if (c->pid <= 0)
 		return;
-	if (write(c->to[1], "q", 1) < 0)
+	if (child_send(c, 'q'))
 		kill(c->pid, SIGKILL);
-	close(c->to[1]);
-	close(c->from[0]);
+	close(c->to);
+	close(c->from);
 	waitpid(c->pid, NULL, 0);
 	c->pid = 0;
 }
@@ -385,55 +444,67 @@ static int first_err(int a, int b)
 	return a ? a : b;
 }
 
-static void work_two_one(unsigned int rep, int concurrent)
+/* One round: both children are ready with a fresh enclave on entry. */
+static int work_two_round(struct child *c, unsigned int rep, int concurrent)
 {
-	struct child c[2] = { { .pid = 0 }, { .pid = 0 } };
 	struct child_msg m[2] = { { 0, 0 }, { 0, 0 } };
 	struct bench_res r = { .rep = rep, .units = 1, .adjacent = -1 };
 	long c0, m0;
 	int i, err = 0;
 
-	for (i = 0; i < 2 && !err; i++) {
-		err = -child_start(&c[i]);
-		if (!err)
+	window_begin(&r, &c0, &m0);
+	if (concurrent) {
+		err = first_err(child_send(&c[0], 'g'), child_send(&c[1], 'g'));
+		child_msg(&c[0], &m[0]);
+		child_msg(&c[1], &m[1]);
+	} else {
+		for (i = 0; i < 2; i++) {
+			err = first_err(err, child_send(&c[i], 'g'));
 			child_msg(&c[i], &m[i]);
-		err = first_err(err, m[i].err);
-	}
-	if (!err) {
-		window_begin(&r, &c0, &m0);
-		if (concurrent) {
-			if (write(c[0].to[1], "g", 1) != 1 ||
-			    write(c[1].to[1], "g", 1) != 1)
-				err = EPIPE;
-			child_msg(&c[0], &m[0]);
-			child_msg(&c[1], &m[1]);
-		} else {
-			for (i = 0; i < 2; i++) {
-				if (write(c[i].to[1], "g", 1) != 1)
-					err = EPIPE;
-				child_msg(&c[i], &m[i]);
-			}
 		}
-		window_end(&r, c0, m0);
-		r.pages = m[0].npages + m[1].npages;
-		err = first_err(err, first_err(m[0].err, m[1].err));
 	}
-	for (i = 0; i < 2; i++)
-		child_end(&c[i]);
-	r.err = err;
-	if (err)
+	window_end(&r, c0, m0);
+	r.pages = m[0].npages + m[1].npages;
+	r.err = first_err(err, first_err(m[0].err, m[1].err));
+	if (r.err)
 		r.ns = 0;
-	emit(&r, concurrent ? "W6c" : "W6s");
+	emit(&r, concurrent ? "W6c" : "W6s", opt->sizes[0]);
+	/* Close both enclaves; the children come back ready for the next. */
+	for (i = 0; i < 2 && !r.err; i++) {
+		r.err = child_send(&c[i], 'c');
+		if (!r.err && !child_msg(&c[i], &m[i]))
+			r.err = m[i].err;
+	}
+	return r.err;
 }
 
 static int work_two(void)
 {
+	struct child c[2] = { { .pid = 0 }, { .pid = 0 } };
+	struct child_msg m;
 	unsigned int rep;
+	int i, err = 0;
 
-	for (rep = 1; rep <= opt->reps; rep++) {
-		work_two_one(rep, 1);
-		work_two_one(rep, 0);
+	for (i = 0; i < 2 && !err; i++) {
+		err = -child_start(&c[i], opt->sizes[0]);
+		if (!err) {
+			child_msg(&c[i], &m);
+			err = m.err;
+		}
 	}
+	if (err) {
+		struct bench_res r = { .rep = 1, .err = err, .adjacent = -1 };
+
+		emit(&r, "W6c", opt->sizes[0]);
+		emit(&r, "W6s", opt->sizes[0]);
+	}
+	for (rep = 1; rep <= opt->reps && !err; rep++) {
+		err = work_two_round(c, rep, 1);
+		if (!err)
+			err = work_two_round(c, rep, 0);
+	}
+	for (i = 0; i < 2; i++)
+		child_end(&c[i]);
 	return 0;
 }
 

@@ -78,9 +78,10 @@ for spec in "$@"; do
 		rmmod nitro_enclaves
 		continue
 	fi
-	for s in $s2; do bench "$label" -w W1 -s "$s"; done
-	for s in $s2; do bench "$label" -w W2 -s "$s"; done
-	for s in $s1; do bench "$label" -w W3 -s "$s"; done
+	# Each maps its largest size once; the smaller sizes use its start.
+	bench "$label" -w W1 -s "$(echo $s2 | tr ' ' ,)"
+	bench "$label" -w W2 -s "$(echo $s2 | tr ' ' ,)"
+	bench "$label" -w W3 -s "$(echo $s1 | tr ' ' ,)"
 	bench "$label" -w W4
 	bench "$label" -w W5 -n "$cycles"
 	bench "$label" -w W6 -s "$s6"

@@ -61,8 +61,8 @@ const char *err_name(int err)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: ne-bench run -w W1|W2|W3|W4|W5|W6 [-d LABEL] [-s MIB] [-r REPS]\n"
-		"                    [-n UNITS] [-c CTL] [-L USEC]\n"
+		"usage: ne-bench run -w W1|W2|W3|W4|W5|W6 [-d LABEL] [-s MIB[,MIB]...]\n"
+		"                    [-r REPS] [-n UNITS] [-c CTL] [-L USEC]\n"
 		"       ne-bench report [-o CSV] [-t TITLE] RESFILE...\n"
 		"       ne-bench pagemap [-s MIB] [-p 4k|2m|1g] [-m]\n"
 		"run: one workload, one RES line per repetition on stdout\n"
@@ -72,7 +72,8 @@ static void usage(void)
 		"      start, close), W5 CREATE_VM + close churn, W6 two enclaves\n"
 		"      concurrently (W6c) and one after the other (W6s)\n"
 		"  -d  driver label (default \"driver\")\n"
-		"  -s  enclave memory in MiB (W1-W3; W6 per enclave; default 256)\n"
+		"  -s  enclave memory in MiB (W1-W3: a list, the largest is mapped once\n"
+		"      and the others use its start; W6: per enclave; default 256)\n"
 		"  -r  repetitions (default 5)\n"
 		"  -n  W4 enclaves / W5 cycles per repetition (default 4 / 100)\n"
 		"  -c  emulator control port for command counts (default $NE_EMU_CTL;\n"
@@ -98,10 +99,41 @@ static unsigned int num(const char *s, const char *what, unsigned int max)
 	return (unsigned int)v;
 }
 
+static int cmp_uint(const void *a, const void *b)
+{
+	unsigned int x = *(const unsigned int *)a, y = *(const unsigned int *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* "256,1024,2048": up to 8 sizes in MiB, sorted ascending. */
+static void parse_sizes(struct bench_opts *o, const char *arg)
+{
+	char *copy = strdup(arg), *save = NULL, *tok;
+
+	if (!copy)
+		exit(1);
+	o->nsizes = 0;
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (o->nsizes == sizeof(o->sizes) / sizeof(o->sizes[0])) {
+			fprintf(stderr, "ne-bench: at most 8 sizes\n");
+			exit(2);
+		}
+		o->sizes[o->nsizes++] = num(tok, "size", 1U << 20);
+	}
+	free(copy);
+	if (!o->nsizes) {
+		fprintf(stderr, "ne-bench: bad size list '%s'\n", arg);
+		exit(2);
+	}
+	qsort(o->sizes, o->nsizes, sizeof(o->sizes[0]), cmp_uint);
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	struct bench_opts o = { .driver = "driver", .work = NULL,
-				.size_mib = 256, .reps = 5, .units = 0,
+				.sizes = { 256 }, .nsizes = 1,
+				.reps = 5, .units = 0,
 				.ctl_path = getenv("NE_EMU_CTL"),
 				.latency_us = -1 };
 	int c;
@@ -115,7 +147,7 @@ static int cmd_run(int argc, char **argv)
 			o.driver = optarg;
 			break;
 		case 's':
-			o.size_mib = num(optarg, "size", 1U << 20);
+			parse_sizes(&o, optarg);
 			break;
 		case 'r':
 			o.reps = num(optarg, "repetitions", 100000);
@@ -146,18 +178,15 @@ static int cmd_run(int argc, char **argv)
 		o.ctl_path = NULL;
 	if (!o.units)
 		o.units = o.work[1] == '4' ? 4 : o.work[1] == '5' ? 100 : 1;
-	/* W4's enclave size is fixed; W5 has no memory. */
-	if (o.work[1] == '4')
-		o.size_mib = 64;
-	else if (o.work[1] == '5')
-		o.size_mib = 0;
 	if (o.work[1] <= '3' || o.work[1] == '6') {
-		size_t unit = o.work[1] == '3' ? 1024 : 2;
+		unsigned int i, unit = o.work[1] == '3' ? 1024 : 2;
 
-		if (!o.size_mib || o.size_mib % unit) {
-			fprintf(stderr, "ne-bench: %s wants -s a multiple of %zu MiB\n",
-				o.work, unit);
-			return 2;
+		for (i = 0; i < o.nsizes; i++) {
+			if (!o.sizes[i] || o.sizes[i] % unit) {
+				fprintf(stderr, "ne-bench: %s wants sizes that are multiples of %u MiB\n",
+					o.work, unit);
+				return 2;
+			}
 		}
 	}
 	return bench_run(&o);
