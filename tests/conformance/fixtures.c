@@ -62,7 +62,7 @@ FIXTURE_SETUP(mem)
 	self->p = NULL;
 	self->size = variant->size;
 	if (hp_ensure_free(variant->shift, pages))
-		SKIP(return, "cannot get %ld free %s hugepages (boot with hugepagesz=1G hugepages=N)",
+		SKIP(return, "cannot get %ld free hugepage(s) of %s (boot with hugepagesz=1G hugepages=N)",
 		     pages, variant->shift == SHIFT_1G ? "1 GiB" : "2 MiB");
 	need_pool(_th);
 	self->dev = t_dev(_th);
