@@ -9,12 +9,15 @@
  * chunks, never one big array) and unpins per hugepage on release.
  *
  * Merging: chunks that continue the previous one in ascending physical order
- * are merged, within a region and across regions. The last chunk of each
- * ioctl is held back (ne_enclave.pending) so the next region can extend it;
- * it is sent before the enclave starts (ne_mem_flush()). The region limit
- * counts the pending chunk, so NE_ERR_MEM_MAX_REGIONS still comes from the
- * ioctl that exceeds it. Set defer_last_chunk=0 to send every chunk from
- * the ioctl that adds it (upstream's timing of device errors).
+ * are merged within a region. With defer_last_chunk=1 they are also merged
+ * across regions: the last chunk of each ioctl is held back
+ * (ne_enclave.pending) so the next region can extend it, and it is sent
+ * before the enclave starts (ne_mem_flush()). The region limit counts the
+ * pending chunk, so NE_ERR_MEM_MAX_REGIONS still comes from the ioctl that
+ * exceeds it, but a device error on the held-back chunk is reported by the
+ * next SET_USER_MEMORY_REGION or by START, and the device sees that chunk
+ * only then. The default (0) keeps upstream's timing: every chunk reaches
+ * the device, or fails, within the ioctl that adds it.
  */
 
 #include <linux/list.h>
@@ -32,10 +35,10 @@
 /* Pages pinned per call; the array is 32 KiB. */
 #define NE_PIN_BATCH	4096
 
-static bool defer_last_chunk = true;
+static bool defer_last_chunk;
 module_param(defer_last_chunk, bool, 0644);
 MODULE_PARM_DESC(defer_last_chunk,
-		 "Hold each ioctl's last memory chunk so the next region can extend it (default 1)");
+		 "Merge memory chunks across ioctls: hold each ioctl's last chunk until the next region or start (default 0)");
 
 /**
  * struct ne_mem_chunk - One page of a region's physically contiguous runs.
