@@ -89,12 +89,28 @@ static bool tty_progress(void)
 	return isatty(STDERR_FILENO) && !ne_quiet;
 }
 
+/* A live counter on a terminal; quarter milestones in logs for big steps. */
 static void progress(const char *what, uint64_t done, uint64_t total)
 {
-	if (tty_progress())
+	static const char *last_what;
+	static int last_quarter;
+	int pct = total ? (int)(done * 100 / total) : 100;
+
+	if (tty_progress()) {
 		fprintf(stderr, "\r%s: %" PRIu64 "/%" PRIu64 " MiB (%d%%)%s", what, done / MiB,
-			total / MiB, total ? (int)(done * 100 / total) : 100,
-			done == total ? "\n" : "");
+			total / MiB, pct, done == total ? "\n" : "");
+		return;
+	}
+	if (total < 4 * GiB)
+		return;
+	if (what != last_what) {
+		last_what = what;
+		last_quarter = 0;
+	}
+	if (pct / 25 > last_quarter) {
+		last_quarter = pct / 25;
+		ne_info("%s: %" PRIu64 "/%" PRIu64 " MiB (%d%%)", what, done / MiB, total / MiB, pct);
+	}
 }
 
 /* Pick the largest page sizes that fit, from the node's free hugepages. */
@@ -347,10 +363,14 @@ static int check_inputs(struct ne_run *r, int *img_fd, uint64_t *img_size)
 	rc = ne_pool_read(&pool, raw, sizeof(raw));
 	if (rc == -ENOENT) {
 		ne_err("the nitro_enclaves module is not loaded; run 'nectl load'");
-	} else if (!rc && !ne_cpuset_count(&pool)) {
+	} else if (rc) {
+		ne_err("cannot read the CPU pool: %s", strerror(-rc));
+	} else if (!ne_cpuset_count(&pool)) {
 		ne_err("the CPU pool is empty; set one with 'nectl pool set --count %d'", o->cpus);
 		rc = -EINVAL;
-	} else if (!rc && (rc = ne_topo_read(t)) == 0) {
+	} else if ((rc = ne_topo_read(t)) != 0) {
+		ne_err("cannot read the CPU topology: %s", strerror(-rc));
+	} else {
 		r->numa = t->numa_sysfs;
 		r->node = ne_pool_node(t, &pool);
 		if (o->cpus % t->threads_per_core) {

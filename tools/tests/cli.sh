@@ -48,6 +48,7 @@ expect "unknown global option" 2 "option '--frobnicate' is not valid" -- --frobn
 expect "unknown command" 2 "unknown command 'frob'" -- frob
 expect "no command" 2 "usage: nectl" --
 expect "option without its value" 2 "needs a value" -- pool set --count
+expect "run with an empty pool" 1 "CPU pool is empty" -- run /etc/hostname --memory 128 --cpus 2
 expect "pool with half a core" 1 "only part of its core" -- pool set 3
 expect "pool with CPU 0's sibling" 1 "CPU 0's core" -- pool set 1
 expect "pool with CPUs that do not exist" 1 "does not exist" -- pool set 10-11
