@@ -114,5 +114,13 @@ t "unload" 0 "unloaded nitro_enclaves" nectl unload
 c "module gone" '[ ! -e /sys/module/nitro_enclaves ]'
 c "pool CPUs back online" '[ "$(cat /sys/devices/system/cpu/cpu2/online)" = 1 ]'
 t "unload again: not loaded" 0 "not loaded" nectl unload
+if [ "$variant" = project ]; then
+	ko=$(find /lib/modules -name nitro_enclaves.ko | head -n1)
+	t "load --module FILE (explicit path, still libkmod)" 0 "loaded nitro_enclaves from .*/updates/nitro_enclaves.ko .*ne_cpus=2-3" \
+		nectl load --module "$ko" --pool 2-3
+	c "the pool came as a module parameter" '[ "$(cat $param)" = 2-3 ]'
+	t "unload after load --module" 0 "unloaded" nectl unload
+fi
+t "load --module with a missing file" 1 "cannot use module file" nectl load --module /nonexistent.ko
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
