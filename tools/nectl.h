@@ -148,7 +148,14 @@ struct ne_run_opts {
 	bool debug;
 	bool no_wait;
 };
+struct ne_region {
+	void *addr;
+	uint64_t len;
+	uint64_t page;		/* hugepage size backing the region */
+};
 int ne_run(const struct ne_run_opts *o);
+int ne_plan_regions(int node, bool numa, uint64_t memory, struct ne_region *reg, int max,
+		    int *nr);
 int ne_heartbeat_timeout_ms(uint64_t image_size);
 
 #endif /* NECTL_H */

@@ -33,12 +33,6 @@
 #define TIMEOUT_MINUTE_MS	60000
 #define MPOL_BIND_MODE		2	/* MPOL_BIND from <linux/mempolicy.h> */
 
-struct ne_region {
-	void *addr;
-	uint64_t len;
-	uint64_t page;
-};
-
 struct ne_run {
 	const struct ne_run_opts *o;
 	int node;
@@ -113,39 +107,44 @@ static void progress(const char *what, uint64_t done, uint64_t total)
 	}
 }
 
-/* Pick the largest page sizes that fit, from the node's free hugepages. */
-static int plan_regions(struct ne_run *r)
+/*
+ * Pick the largest page sizes that fit, from the node's free hugepages: one
+ * region per page size, in decreasing size (memory is laid out in that order).
+ */
+int ne_plan_regions(int node, bool numa, uint64_t memory, struct ne_region *reg, int max,
+		    int *nr)
 {
 	struct ne_hp_node hn;
-	uint64_t left = r->o->memory, n, freeb = 0;
+	uint64_t left = memory, n, freeb = 0;
 	char a[32], b[32];
 	int i, rc;
 
-	rc = ne_hp_read(r->node < 0 ? 0 : r->node, r->numa, &hn);
+	*nr = 0;
+	rc = ne_hp_read(node < 0 ? 0 : node, numa, &hn);
 	if (rc) {
 		ne_err("no hugepages support found in sysfs: %s", strerror(-rc));
 		return rc;
 	}
-	for (i = 0; i < hn.nr_sizes && left; i++) {
+	for (i = 0; i < hn.nr_sizes; i++) {
 		if (hn.sz[i].size % NE_REGION_ALIGN)
 			continue;
+		freeb += hn.sz[i].free * hn.sz[i].size;
 		n = left / hn.sz[i].size;
 		if (n > hn.sz[i].free)
 			n = hn.sz[i].free;
-		freeb += hn.sz[i].free * hn.sz[i].size;
-		if (!n)
+		if (!n || *nr >= max)
 			continue;
-		r->region[r->nr_regions].page = hn.sz[i].size;
-		r->region[r->nr_regions].len = n * hn.sz[i].size;
-		r->nr_regions++;
+		reg[*nr] = (struct ne_region){ .page = hn.sz[i].size, .len = n * hn.sz[i].size };
+		(*nr)++;
 		left -= n * hn.sz[i].size;
 	}
 	if (left) {
-		ne_format_size(r->o->memory, a, sizeof(a));
+		ne_format_size(memory, a, sizeof(a));
 		ne_format_size(freeb, b, sizeof(b));
-		ne_err("the enclave needs %s of hugepages on NUMA node %d but only %s fit; "
+		ne_err("the enclave needs %s of hugepages on NUMA node %d but only %s are free; "
 		       "reserve more with 'nectl hugepages reserve %" PRIu64 "M --node %d'",
-		       a, hn.node, b, r->o->memory / MiB, hn.node);
+		       a, hn.node, b, memory / MiB, hn.node);
+		*nr = 0;
 		return -ENOMEM;
 	}
 	return 0;
@@ -338,7 +337,7 @@ static int check_inputs(struct ne_run *r, int *img_fd, uint64_t *img_size)
 	const struct ne_run_opts *o = r->o;
 	struct ne_cpuset pool;
 	struct ne_topo *t;
-	char raw[1024];
+	char raw[1024], magic[4];
 	struct stat st;
 	int rc;
 
@@ -357,6 +356,11 @@ static int check_inputs(struct ne_run *r, int *img_fd, uint64_t *img_size)
 		return -ENOENT;
 	}
 	*img_size = st.st_size;
+	/* EIF files start with ".eif"; anything else will not boot. */
+	if (pread(*img_fd, magic, sizeof(magic), 0) != sizeof(magic) ||
+	    memcmp(magic, ".eif", sizeof(magic)))
+		ne_warn("%s does not look like an EIF image (no .eif magic); the enclave will "
+			"not boot it", o->image);
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
@@ -467,7 +471,8 @@ int ne_run(const struct ne_run_opts *o)
 
 	rc = check_inputs(&r, &img_fd, &img_size);
 	if (!rc)
-		rc = plan_regions(&r);
+		rc = ne_plan_regions(r.node, r.numa, o->memory, r.region, NE_MAX_HP_SIZES,
+				     &r.nr_regions);
 	if (rc)
 		goto out;
 	/* No SA_RESTART: a signal must interrupt poll() so we tear down. */

@@ -77,6 +77,7 @@ expect "run: missing --cpus" 2 "--cpus N is required" -- run /etc/hostname --mem
 expect "run: reserved CID" 2 "reserved" -- run /etc/hostname --memory 128 --cpus 2 --cid 3
 expect "run: CID wider than 32 bits" 2 "32-bit" -- run /etc/hostname --memory 128 --cpus 2 --cid 4294967296
 expect "run: half a core of vCPUs" 1 "multiple of 2" -- run /etc/hostname --memory 128 --cpus 1
+expect "run: a file that is not an EIF is warned about" 1 "does not look like an EIF" -- run /etc/hostname --memory 128 --cpus 1
 expect "run: more vCPUs than the pool" 1 "more than the 4 CPUs" -- run /etc/hostname --memory 128 --cpus 6
 expect "run: missing image" 1 "cannot read image" -- run /nonexistent.eif --memory 128 --cpus 2
 expect "run: bad memory" 2 "needs MiB" -- run /etc/hostname --memory lots --cpus 2

@@ -427,6 +427,30 @@ static void test_hugepages(void)
 	drop_root(root);
 }
 
+/* run's region plan: largest free page sizes first, one region per size. */
+static void test_plan(void)
+{
+	struct layout l = { .ncpu = 4, .tpc = 2, .nodes = 2, .mem_mib = { 8192, 8192 } };
+	char *root = new_root(&l);
+	struct ne_region reg[NE_MAX_HP_SIZES];
+	int nr;
+
+	put(root, "/sys/devices/system/node/node1/hugepages/hugepages-1048576kB/free_hugepages", "1\n");
+	put(root, "/sys/devices/system/node/node1/hugepages/hugepages-2048kB/free_hugepages", "600\n");
+	CHECK(!ne_plan_regions(1, true, GiB + 512 * MiB, reg, NE_MAX_HP_SIZES, &nr) && nr == 2 &&
+	      reg[0].page == GiB && reg[0].len == GiB && reg[1].page == 2 * MiB &&
+	      reg[1].len == 512 * MiB, "plan: 1.5 GiB is 1 x 1 GiB then 256 x 2 MiB");
+	CHECK(!ne_plan_regions(1, true, 512 * MiB, reg, NE_MAX_HP_SIZES, &nr) && nr == 1 &&
+	      reg[0].page == 2 * MiB, "plan: 512 MiB does not take the 1 GiB page");
+	CHECK(!ne_plan_regions(1, true, 2 * GiB, reg, NE_MAX_HP_SIZES, &nr) && nr == 2 &&
+	      reg[1].len == GiB, "plan: 2 GiB spills the second GiB to 2 MiB pages");
+	CHECK(ne_plan_regions(1, true, 3 * GiB, reg, NE_MAX_HP_SIZES, &nr) == -ENOMEM && nr == 0,
+	      "plan: more than the free hugepages is refused");
+	CHECK(ne_plan_regions(0, true, 64 * MiB, reg, NE_MAX_HP_SIZES, &nr) == -ENOMEM,
+	      "plan: node 0 has no free hugepages");
+	drop_root(root);
+}
+
 /* A kernel without NUMA sysfs: one node, global hugepage pools, /proc/meminfo. */
 static void test_no_numa_sysfs(void)
 {
@@ -599,6 +623,7 @@ int main(int argc, char **argv)
 	test_pool_numa();
 	test_pool_offline();
 	test_hugepages();
+	test_plan();
 	test_no_numa_sysfs();
 	test_pool_set();
 	test_config();

@@ -72,7 +72,8 @@ c "status --json: pool 2-3" 'echo "$json" | grep -q "\"list\":\"2-3\""'
 c "status --json: 64 pages of 2 MiB" 'echo "$json" | grep -q "\"size_kb\":2048,\"total\":64"'
 c "status --json: module loaded, device bound" \
 	'echo "$json" | grep -q "\"loaded\":true" && echo "$json" | grep -q "\"driver\":\"nitro_enclaves\""'
-dd if=/dev/urandom of=/tmp/small.eif bs=1024 count=1536 2>/dev/null
+printf '.eif' >/tmp/small.eif
+dd if=/dev/urandom bs=1024 count=1536 2>/dev/null >>/tmp/small.eif
 t "run --no-wait starts and tears down" 0 "enclave started: CID" \
 	nectl run /tmp/small.eif --memory 128 --cpus 2 --no-wait
 t "run again: cores and memory were released" 0 "enclave terminated" \
