@@ -126,6 +126,8 @@ struct ne_pool_snapshot {
  * @mem_size:		Bytes given to the device or @pending.
  * @pending:		The last chunk, held back so the next region can
  *			extend it (size 0: none). Sent before start.
+ * @release_work:	Background teardown after the last close by an
+ *			exiting process (no lock: the file is gone).
  */
 struct ne_enclave {
 	struct list_head node;
@@ -145,6 +147,7 @@ struct ne_enclave {
 	u64 nr_mem_regions;
 	u64 mem_size;
 	struct ne_phys_range pending;
+	struct work_struct release_work;
 };
 
 /* ne_pci.c: the transport. */
@@ -164,6 +167,8 @@ void ne_misc_detach(struct ne_pci_dev *ne_pci);
 
 /* ne_enclave.c: enclave object, state machine, fops. */
 extern const struct file_operations ne_enclave_fops;
+int ne_enclave_init(void);
+void ne_enclave_exit(void);
 struct ne_enclave *ne_enclave_alloc(const struct ne_pool_snapshot *snap);
 void ne_enclave_free(struct ne_enclave *ne);
 void ne_enclave_kill(struct ne_enclave *ne);

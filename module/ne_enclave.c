@@ -19,6 +19,29 @@
 #include "compat.h"
 #include "ne_drv.h"
 
+/* Background teardown of enclaves released by exiting processes. */
+static struct workqueue_struct *ne_release_wq;
+
+/**
+ * ne_enclave_init() - Module init: the release workqueue.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int ne_enclave_init(void)
+{
+	ne_release_wq = alloc_workqueue("ne_release_wq", WQ_UNBOUND, 0);
+
+	return ne_release_wq ? 0 : -ENOMEM;
+}
+
+/**
+ * ne_enclave_exit() - Module exit: wait for background teardowns.
+ */
+void ne_enclave_exit(void)
+{
+	destroy_workqueue(ne_release_wq);
+}
+
 /**
  * ne_enclave_alloc() - A new enclave in INIT state, owned by current->mm.
  * @snap:	The pool's shape, kept for the enclave's lifetime.
@@ -436,10 +459,9 @@ static __poll_t ne_enclave_poll(struct file *file, poll_table *wait)
 	return mask;
 }
 
-static int ne_enclave_release(struct inode *inode, struct file *file)
+/* Runs release's work: teardown (unless DEAD), unlink, free. */
+static void ne_enclave_destroy(struct ne_enclave *ne)
 {
-	struct ne_enclave *ne = file->private_data;
-
 	/* List lock first: the event handler nests the same way. */
 	mutex_lock(&ne_enclaves_lock);
 	mutex_lock(&ne->lock);
@@ -452,6 +474,30 @@ static int ne_enclave_release(struct inode *inode, struct file *file)
 	mutex_unlock(&ne_enclaves_lock);
 
 	ne_enclave_free(ne);
+}
+
+static void ne_enclave_release_work(struct work_struct *work)
+{
+	ne_enclave_destroy(container_of(work, struct ne_enclave, release_work));
+}
+
+static int ne_enclave_release(struct inode *inode, struct file *file)
+{
+	struct ne_enclave *ne = file->private_data;
+
+	/*
+	 * A dying process (killed while a device command was outstanding,
+	 * say) must not wait for the device: its enclave is torn down in the
+	 * background. An explicit close() tears down before returning, so the
+	 * slot is gone when close() returns.
+	 */
+	if ((current->flags & PF_EXITING) && ne->slot_uid) {
+		INIT_WORK(&ne->release_work, ne_enclave_release_work);
+		queue_work(ne_release_wq, &ne->release_work);
+		return 0;
+	}
+
+	ne_enclave_destroy(ne);
 
 	return 0;
 }

@@ -229,16 +229,28 @@ static int __init ne_init(void)
 {
 	int rc;
 
+	rc = ne_enclave_init();
+	if (rc)
+		goto exit_pool;
+
 	rc = pci_register_driver(&ne_pci_driver);
 	if (rc)
-		ne_cpu_pool_exit();
+		goto exit_enclave;
 
+	return 0;
+
+exit_enclave:
+	ne_enclave_exit();
+exit_pool:
+	/* ne_cpus may have been given at load time. */
+	ne_cpu_pool_exit();
 	return rc;
 }
 
 static void __exit ne_exit(void)
 {
 	pci_unregister_driver(&ne_pci_driver);
+	ne_enclave_exit();
 	ne_cpu_pool_exit();
 }
 
