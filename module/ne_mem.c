@@ -105,19 +105,20 @@ static void ne_mem_unpin(struct ne_mem_region *region, bool dirty)
 	struct ne_mem_chunk *chunk;
 	unsigned long i, nr;
 	struct page *page;
-	u64 pos, end;
+	u64 pos, end, huge;
 
 	list_for_each_entry(chunk, &region->chunks, node) {
 		for (i = 0; i < chunk->runs.nr; i++) {
 			pos = chunk->r[i].start;
 			end = pos + chunk->r[i].size;
 			while (pos < end && left) {
+				/* Sized while pinned: unpinning may free it. */
 				page = pfn_to_page(PHYS_PFN(pos));
-				nr = min_t(u64, left,
-					   ne_page_huge_bytes(page) >> PAGE_SHIFT);
+				huge = ne_page_huge_bytes(page);
+				nr = min_t(u64, left, huge >> PAGE_SHIFT);
 				ne_unpin_range(page, nr, dirty);
 				left -= nr;
-				pos += ne_page_huge_bytes(page);
+				pos += huge;
 			}
 		}
 	}
