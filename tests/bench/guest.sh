@@ -6,7 +6,7 @@
 # the harness broke (a driver refusing a workload is a result, not a break).
 #
 # Usage (in the guest): ne-bench-guest [-r REPS] [-L USEC] [-s "256 1024 max"]
-#        [-g "1024 max"] [-6 MIB] [-n CYCLES] [-p POOL] LABEL=MODULE.ko...
+#        [-g "1024 max"] [-6 MIB] [-n CYCLES] [-p POOL] LABEL=MODULE.ko[:P=V,...]...
 
 reps=5 lat=100 sizes="256 1024 max" gsizes="1024 max" s6=256 cycles=100 pool=2-5
 while getopts r:L:s:g:6:n:p: o; do
@@ -65,11 +65,14 @@ online_all() {
 for spec in "$@"; do
 	label=${spec%%=*}
 	ko=${spec#*=}
+	params=
+	case $ko in *:*) params=$(echo "${ko#*:}" | tr , ' '); ko=${ko%%:*} ;; esac
 	if grep -q '^nitro_enclaves ' /proc/modules; then
 		rmmod nitro_enclaves || { broke "rmmod before $label"; break; }
 	fi
-	note "driver $label: insmod $ko"
-	insmod "$ko" || { broke "insmod $ko"; continue; }
+	note "driver $label: insmod $ko $params"
+	# shellcheck disable=SC2086
+	insmod "$ko" $params || { broke "insmod $ko $params"; continue; }
 	i=0
 	while [ ! -c /dev/nitro_enclaves ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 	[ -c /dev/nitro_enclaves ] || { broke "no /dev/nitro_enclaves with $label"; continue; }
