@@ -322,6 +322,8 @@ int wait_child(int pid, int timeout_ms)
 static char orig_pool[600];
 static int have_orig_pool;
 static long orig_nr_2m = -1, orig_nr_1g = -1;
+static char orig_timeout[32];
+#define TIMEOUT_PARAM_PATH NE_PARAM_DIR "/cmd_timeout_ms"
 #define NCPUS_MAX 64
 
 static void restore_hugepages(int shift, long nr)
@@ -340,6 +342,8 @@ void suite_init(void)
 	have_orig_pool = pool_read(orig_pool, sizeof(orig_pool)) == 0;
 	orig_nr_2m = hp_read(SHIFT_2M, "nr_hugepages");
 	orig_nr_1g = hp_read(SHIFT_1G, "nr_hugepages");
+	if (sysfs_read(TIMEOUT_PARAM_PATH, orig_timeout, sizeof(orig_timeout)))
+		orig_timeout[0] = 0;
 	if (emu_available())
 		emu_cmd(NULL, 0, "reset");
 	emu_close();
@@ -369,6 +373,9 @@ void suite_after_each(void)
 	}
 	restore_hugepages(SHIFT_2M, orig_nr_2m);
 	restore_hugepages(SHIFT_1G, orig_nr_1g);
+	if (orig_timeout[0] && (sysfs_read(TIMEOUT_PARAM_PATH, cur, sizeof(cur)) ||
+				strcmp(cur, orig_timeout)))
+		sysfs_write(TIMEOUT_PARAM_PATH, orig_timeout);
 }
 
 void suite_finish(void)

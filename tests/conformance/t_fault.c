@@ -91,14 +91,18 @@ TEST_F(dev, fault, reply_timeout_is_etimedout)
 		SKIP(return, "no writable cmd_timeout_ms (the wait would be 120 s)");
 	EMU("fault drop SLOT_ALLOC");
 	rc = ne_create(self->dev, &uid);
-	sysfs_write(TIMEOUT_PARAM, old);
 	EXPECT_RC(-ETIMEDOUT, rc);
 	if (rc >= 0)
 		close(rc);
 	EMU("reset");
+	/*
+	 * The next command may first wait (one timeout) for the dropped
+	 * reply: keep the short timeout until it has gone through.
+	 */
 	fd = t_create(_th, self->dev, NULL);
 	t_add_vcpus(_th, fd, 2);
 	close(fd);
+	sysfs_write(TIMEOUT_PARAM, old);
 }
 
 static double now_s(void)
