@@ -285,6 +285,8 @@ static int reserve(const struct ne_topo *t, int node, uint64_t bytes)
 	rc = ne_hp_reserve(node, t->numa_sysfs, bytes, &res);
 	if (rc == -ENOENT)
 		ne_err("no hugepage sizes in sysfs: the kernel lacks CONFIG_HUGETLBFS");
+	else if (rc == -EACCES || rc == -EPERM)
+		ne_err("permission denied changing hugepages on node %d; run as root", node);
 	else if (rc && rc != -ENOMEM)
 		ne_err("cannot reserve hugepages on node %d: %s", node, strerror(-rc));
 	if (rc)
