@@ -162,6 +162,7 @@ static int layout_make(struct layout *l, size_t len, size_t page, int per_page)
 	/* Where the untimed part of a run goes (page zeroing under TCG). */
 	printf("# %s: mapped and touched %zu MiB in %.1f s\n", opt->work,
 	       (size_t)(len / MIB), (double)(now_ns() - t0) / 1e9);
+	fflush(stdout);	/* W6 children leave with _exit() */
 out:
 	if (rc)
 		layout_free(l);
