@@ -52,39 +52,6 @@ TEST_F(dev, hazard, addvcpu_core_returned_on_eio)
 	close(b);
 }
 
-/* Release with a device failure must still free pages, cores and the slot. */
-static void release_with_fault(struct th_ctx *_th, int dev, const char *cmd)
-{
-	long free0 = hp_read(SHIFT_2M, "free_hugepages");
-	char *p = t_hp(_th, SZ_64M);
-	int fd = t_create(_th, dev, NULL);
-
-	t_add_mem(_th, fd, p, SZ_64M);
-	t_add_vcpus(_th, fd, POOL_NCPUS);
-	t_start(_th, fd);
-	EMU("fault rc %s -5", cmd);
-	close(fd);
-	EMU("fault clear");
-	hp_unmap(p, SZ_64M);
-	EXPECT_EQ(free0, hp_read(SHIFT_2M, "free_hugepages"),
-		  "hugepages leaked after %s failed on release", cmd);
-	t_check_pool_whole(_th, dev);
-	EXPECT_RC(0, pool_write("4-5"),
-		  "the enclave must be gone from the driver's list (else EPERM)");
-}
-
-TEST_F(dev, hazard, release_frees_when_enclave_stop_fails)
-{
-	NEED_EMU();
-	release_with_fault(_th, self->dev, "ENCLAVE_STOP");
-}
-
-TEST_F(dev, hazard, release_frees_when_slot_free_fails)
-{
-	NEED_EMU();
-	release_with_fault(_th, self->dev, "SLOT_FREE");
-}
-
 TEST_F(encl, hazard, slot_info_failure_keeps_state)
 {
 	struct pollfd pf = { .fd = self->fd, .events = POLLIN };
