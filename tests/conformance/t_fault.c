@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ne_lib.h"
@@ -134,16 +135,23 @@ double kill_blocked_waiter(int latency_us)
 
 		emu_close();
 		fd = ne_create(dev, &uid);
-		if (write(pfd[1], "x", 1) != 1 || fd < 0)
+		if (fd < 0 || write(pfd[1], "x", 1) != 1)
 			_exit(1);
 		ne_add_vcpu(fd, &id);	/* blocks in the device wait */
 		_exit(0);
 	}
 	close(pfd[1]);
-	if (read(pfd[0], &c, 1) != 1)
+	if (read(pfd[0], &c, 1) != 1) {
+		th_log("#   the child could not create an enclave");
+		wait_child(pid, 10000);
 		return -1;
+	}
 	close(pfd[0]);
 	usleep(300 * 1000);
+	if (waitpid(pid, NULL, WNOHANG) != 0) {
+		th_log("#   the child was not blocked in NE_ADD_VCPU");
+		return -1;
+	}
 	t0 = now_s();
 	kill(pid, SIGKILL);
 	if (wait_child(pid, latency_us / 1000 + 20000) < 0)
