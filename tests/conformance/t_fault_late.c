@@ -71,7 +71,11 @@ static void release_with_fault(struct th_ctx *_th, int dev, const char *cmd)
 	t_start(_th, fd);
 	EMU("fault rc %s -5", cmd);
 	close(fd);
-	EMU("fault clear");
+	/*
+	 * The device still holds the slot it failed to stop/free: drop it
+	 * (the fd is closed), so only the driver's own bookkeeping is tested.
+	 */
+	EMU("reset");
 	hp_unmap(p, SZ_64M);
 	EXPECT_EQ(free0, hp_read(SHIFT_2M, "free_hugepages"),
 		  "hugepages leaked after %s failed on release", cmd);
