@@ -61,6 +61,7 @@ typedef void (*ne_event_fn)(struct ne_pci_dev *ne_pci);
  * @reply_avail:	Set by the reply IRQ, cleared by the command path.
  * @outstanding:	A command timed out or its waiter was killed: its late
  *			reply must be consumed before the next command.
+ * @deadline:		When the last command submitted times out (jiffies).
  * @event_wq:		Ordered workqueue running @event_work.
  * @event_work:		Calls @event_fn.
  * @event_fn:		The upper layer's handler (set before it can fire).
@@ -73,6 +74,7 @@ struct ne_pci_dev {
 	wait_queue_head_t reply_wq;
 	bool reply_avail;
 	bool outstanding;
+	unsigned long deadline;
 	struct workqueue_struct *event_wq;
 	struct work_struct event_work;
 	ne_event_fn event_fn;

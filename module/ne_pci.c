@@ -30,19 +30,26 @@ static unsigned long ne_pci_timeout(void)
 	return msecs_to_jiffies(max(READ_ONCE(cmd_timeout_ms), 1U));
 }
 
-/* Wait for the reply IRQ: 0, -ETIMEDOUT, or -EINTR if @killable and killed. */
-static int ne_pci_wait_reply(struct ne_pci_dev *ne_pci, bool killable)
+/*
+ * Wait until @deadline (jiffies) for the reply IRQ: 0, -ETIMEDOUT, or
+ * -EINTR if @killable and killed.
+ */
+static int ne_pci_wait_reply(struct ne_pci_dev *ne_pci, bool killable,
+			     unsigned long deadline)
 {
-	long left;
+	long left, wait = (long)(deadline - jiffies);
+
+	if (wait <= 0)
+		return READ_ONCE(ne_pci->reply_avail) ? 0 : -ETIMEDOUT;
 
 	if (killable)
 		left = wait_event_killable_timeout(ne_pci->reply_wq,
 						   READ_ONCE(ne_pci->reply_avail),
-						   ne_pci_timeout());
+						   wait);
 	else
 		left = wait_event_idle_timeout(ne_pci->reply_wq,
 					       READ_ONCE(ne_pci->reply_avail),
-					       ne_pci_timeout());
+					       wait);
 	if (!left)
 		return -ETIMEDOUT;
 
@@ -51,9 +58,9 @@ static int ne_pci_wait_reply(struct ne_pci_dev *ne_pci, bool killable)
 
 /*
  * A previous command's waiter gave up (killed or timed out). Wait for its
- * late reply and drop it, so it cannot be taken for the next command's. If
- * the device never answers, give up on that command and go on: a device
- * that dropped one command must not block every later one.
+ * late reply, at most until that command's own deadline, and drop it so it
+ * cannot be taken for the next command's. Past the deadline give up on it
+ * and go on: a device that dropped one command must not block later ones.
  */
 static int ne_pci_drain(struct ne_pci_dev *ne_pci, bool killable)
 {
@@ -64,7 +71,7 @@ static int ne_pci_drain(struct ne_pci_dev *ne_pci, bool killable)
 	if (!ne_pci->outstanding)
 		return 0;
 
-	rc = ne_pci_wait_reply(ne_pci, killable);
+	rc = ne_pci_wait_reply(ne_pci, killable, ne_pci->deadline);
 	if (rc == -EINTR)
 		return rc;
 	if (rc)
@@ -97,10 +104,11 @@ static int ne_pci_submit(struct ne_pci_dev *ne_pci, enum ne_cmd_type type,
 		goto unlock;
 
 	WRITE_ONCE(ne_pci->reply_avail, false);
+	ne_pci->deadline = jiffies + ne_pci_timeout();
 	memcpy_toio(ne_pci->iomem + NE_REG_SEND_DATA, req, req_size);
 	iowrite32(type, ne_pci->iomem + NE_REG_COMMAND);
 
-	rc = ne_pci_wait_reply(ne_pci, killable);
+	rc = ne_pci_wait_reply(ne_pci, killable, ne_pci->deadline);
 	if (rc) {
 		ne_pci->outstanding = true;
 		if (rc == -ETIMEDOUT)
