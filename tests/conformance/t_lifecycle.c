@@ -189,36 +189,3 @@ TEST_TIMEOUT(lifecycle, unbind_rebind_idle, 120)
 	t_check_pool_whole(_th, dev);
 	close(dev);
 }
-
-/* Last: upstream dereferences the cleared device on the later release. */
-TEST_TIMEOUT(hazard, unbind_with_live_enclave, 120)
-{
-	struct pollfd pf;
-	char bdf[32];
-	int dev, a, b, rc;
-	uint32_t id = 0;
-
-	if (ne_driver_bdf(bdf, sizeof(bdf)))
-		SKIP(return, "no bound nitro_enclaves PCI device");
-	ASSERT_RC(0, pool_set_home());
-	dev = t_dev(_th);
-	a = t_create(_th, dev, NULL);
-	b = t_create(_th, dev, NULL);
-	t_make_running(_th, a);
-	ASSERT_RC(0, unbind(bdf));
-	pf = (struct pollfd){ .fd = a, .events = POLLIN };
-	EXPECT_EQ(1, poll(&pf, 1, 5000), "a live enclave gets POLLHUP on unbind");
-	EXPECT_EQ(POLLHUP, pf.revents);
-	rc = ne_add_vcpu(b, &id);
-	EXPECT_LT(rc, 0, "ioctls on a dead enclave fail");
-	TH_LOG("ADD_VCPU after unbind: %s", th_errname(rc));
-	close(a);
-	close(b);
-	close(dev);
-	ASSERT_RC(0, bind(bdf));
-	ASSERT_EQ(0, wait_path(NE_DEV_PATH, 1, 10000), "/dev node back");
-	ASSERT_RC(0, pool_set_home());
-	dev = t_dev(_th);
-	t_check_pool_whole(_th, dev);
-	close(dev);
-}
