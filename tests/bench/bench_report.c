@@ -120,12 +120,21 @@ static int take_line(const char *line)
 		return -1;
 	c = &r->c[d];
 	c->seen = 1;
+	if (units <= 0 && !err)
+		return -1;
+	if (!c->nok) {
+		/* A failing rep's counts say how far it got (commands sent). */
+		c->cmds = cmds >= 0 ? (double)cmds / (double)(units > 0 ? units : 1) : -1;
+		c->addmem = addmem;
+		c->pages = pages;
+		c->adj = adj;
+	}
 	if (err) {
 		if (!c->err)
 			c->err = (int)err;
 		return 0;
 	}
-	if (units <= 0 || c->nok == MAX_REPS)
+	if (c->nok == MAX_REPS)
 		return -1;
 	c->v[c->nok++] = (double)ns / 1e6 / (double)units;
 	c->cmds = cmds >= 0 ? (double)cmds / (double)units : -1;
@@ -211,7 +220,7 @@ static void fmt_cell(char *buf, size_t sz, const struct row *r, struct cell *c)
 
 static void fmt_cmds(char *buf, size_t sz, const struct cell *c)
 {
-	if (!cell_ok(c) || c->cmds < 0)
+	if (!c->seen || c->cmds < 0)
 		snprintf(buf, sz, "-");
 	else if (c->cmds == (double)(long)c->cmds)
 		snprintf(buf, sz, "%ld", (long)c->cmds);
@@ -221,7 +230,7 @@ static void fmt_cmds(char *buf, size_t sz, const struct cell *c)
 
 static void fmt_adj(char *buf, size_t sz, const struct cell *c)
 {
-	if (!cell_ok(c) || c->adj < 0 || c->pages <= 1)
+	if (!c->seen || c->adj < 0 || c->pages <= 1)
 		snprintf(buf, sz, "-");
 	else
 		snprintf(buf, sz, "%ld/%ld", c->adj, c->pages - 1);
@@ -295,11 +304,15 @@ static void csv_cell(FILE *f, const struct row *r, struct cell *c)
 {
 	double med, lo, hi;
 
+	if (!c->seen) {
+		fprintf(f, ",missing,,,,0,,,,");
+		return;
+	}
 	if (!cell_ok(c)) {
-		fprintf(f, ",%s,,,,%u,,,,", !c->seen ? "missing" : "fail",
-			c->nok);
-		if (c->seen)
-			fprintf(f, "%d", c->err);
+		fprintf(f, ",fail,,,,%u,", c->nok);
+		if (c->cmds >= 0)
+			fprintf(f, "%.2f", c->cmds);
+		fprintf(f, ",%ld,%ld,%d", c->pages, c->adj, c->err);
 		return;
 	}
 	stats(c, &med, &lo, &hi);
