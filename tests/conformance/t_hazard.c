@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "ne_lib.h"
@@ -82,6 +83,17 @@ TEST_F(dev, hazard, killed_waiter_exits_promptly)
 	usleep(5000 * 1000);	/* the late reply, before the next test */
 }
 
+/* True when the running kernel's version is below major.minor. */
+static int kernel_older_than(int major, int minor)
+{
+	struct utsname u;
+	int ma = 0, mi = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+		return 0;
+	return ma < major || (ma == major && mi < minor);
+}
+
 TEST_F(encl, hazard, cow_after_fork_keeps_enclave_page)
 {
 	struct emu_slots s;
@@ -90,6 +102,14 @@ TEST_F(encl, hazard, cow_after_fork_keeps_enclave_page)
 	char *p, c;
 
 	NEED_EMU();
+	/*
+	 * Long-term pins keep the parent's page only where fork() copies a
+	 * pinned hugetlb page early for the child ("hugetlb: do early cow when
+	 * page pinned on src mm", Linux 5.12). Older kernels (Debian's 5.10)
+	 * lack it and no driver can make up for it.
+	 */
+	if (kernel_older_than(5, 12))
+		SKIP(return, "kernel < 5.12: no early COW of pinned hugetlb pages at fork");
 	ASSERT_EQ(0, hp_ensure_free(SHIFT_2M, 4));
 	p = t_hp(_th, SZ_2M);
 	memset(p, 0xaa, SZ_2M);
