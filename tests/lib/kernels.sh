@@ -36,9 +36,6 @@ ne_kernel_release() {
 	if [ ! -s "$f" ]; then
 		suite=$(_ne_kernel_suite "$ver")
 		mkdir -p "$(dirname "$f")"
-		if [ "$suite" = bookworm ]; then
-			ne_suite_update bookworm
-		fi
 		ne_suite_update "$suite"
 		ne_suite_cache "$suite" show linux-image-amd64 2>/dev/null |
 			sed -n 's/^Depends: .*linux-image-\([0-9][^ ,]*-amd64\).*/\1/p' |
