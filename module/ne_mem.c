@@ -4,20 +4,22 @@
  * memory, and handing it to the device in the fewest chunks.
  *
  * Pinning: FOLL_PIN | FOLL_LONGTERM | FOLL_WRITE in batches of
- * NE_PIN_BATCH pages, so no COW or migration can move a page the enclave
- * owns. A region keeps only its physically contiguous runs (in one-page
- * chunks, never one big array) and unpins per hugepage on release.
+ * NE_PIN_BATCH 4 KiB pages, so no COW or migration can move a page the
+ * enclave owns; one pin per hugepage is kept (a 1 GiB page costs one pin,
+ * as upstream's one reference). A region keeps only its physically
+ * contiguous runs (in one-page chunks, never one big array).
  *
- * Merging: chunks that continue the previous one in ascending physical order
- * are merged within a region. With defer_last_chunk=1 they are also merged
- * across regions: the last chunk of each ioctl is held back
- * (ne_enclave.pending) so the next region can extend it, and it is sent
- * before the enclave starts (ne_mem_flush()). The region limit counts the
+ * Merging: a chunk that continues the previous one in ascending physical
+ * order is merged with it, within a region and across regions: the last
+ * chunk of each ioctl is held back (ne_enclave.pending) so the next region
+ * can extend it, and it is sent before the enclave starts (ne_mem_flush()).
+ * The enclave's memory order is kept, and the region limit counts the
  * pending chunk, so NE_ERR_MEM_MAX_REGIONS still comes from the ioctl that
- * exceeds it, but a device error on the held-back chunk is reported by the
- * next SET_USER_MEMORY_REGION or by START, and the device sees that chunk
- * only then. The default (0) keeps upstream's timing: every chunk reaches
- * the device, or fails, within the ioctl that adds it.
+ * exceeds it. The price: the device sees the held-back chunk, and reports
+ * an error on it, only at the next SET_USER_MEMORY_REGION or at START.
+ * defer_last_chunk=0 restores upstream's timing (every chunk reaches the
+ * device, or fails, within the ioctl that adds it) at one device command
+ * per ioctl at least.
  */
 
 #include <linux/list.h>
@@ -35,10 +37,10 @@
 /* Pages pinned per call; the array is 32 KiB. */
 #define NE_PIN_BATCH	4096
 
-static bool defer_last_chunk;
+static bool defer_last_chunk = true;
 module_param(defer_last_chunk, bool, 0644);
 MODULE_PARM_DESC(defer_last_chunk,
-		 "Merge memory chunks across ioctls: hold each ioctl's last chunk until the next region or start (default 0)");
+		 "Merge memory chunks across ioctls: hold each ioctl's last chunk until the next region or start (default 1)");
 
 /**
  * struct ne_mem_chunk - One page of a region's physically contiguous runs.
@@ -96,16 +98,16 @@ static int ne_mem_runs_add(struct ne_mem_region *region, u64 start, u64 size)
 }
 
 /*
- * Unpin the first @region->pinned bytes, one hugepage at a time (a pin
- * covers every 4 KiB page of the hugepage, the last one possibly partly).
+ * Unpin the first @region->pinned bytes: one pin per hugepage (pinning one
+ * 4 KiB page pins its whole folio, and a hugetlb folio is mapped whole).
  */
 static void ne_mem_unpin(struct ne_mem_region *region, bool dirty)
 {
-	unsigned long left = region->pinned >> PAGE_SHIFT;
+	u64 left = region->pinned;
 	struct ne_mem_chunk *chunk;
-	unsigned long i, nr;
 	struct page *page;
 	u64 pos, end, huge;
+	unsigned long i;
 
 	list_for_each_entry(chunk, &region->chunks, node) {
 		for (i = 0; i < chunk->runs.nr; i++) {
@@ -115,9 +117,8 @@ static void ne_mem_unpin(struct ne_mem_region *region, bool dirty)
 				/* Sized while pinned: unpinning may free it. */
 				page = pfn_to_page(PHYS_PFN(pos));
 				huge = ne_page_huge_bytes(page);
-				nr = min_t(u64, left, huge >> PAGE_SHIFT);
-				ne_unpin_range(page, nr, dirty);
-				left -= nr;
+				ne_unpin_range(page, 1, dirty);
+				left -= huge;
 				pos += huge;
 			}
 		}
@@ -161,71 +162,92 @@ static int ne_mem_check_huge(struct ne_enclave *ne, struct page *page,
 	return 0;
 }
 
-/**
- * struct ne_pin_walk - Progress through the current hugepage.
- * @huge_left:	Bytes of it still to come (0: the next page starts one).
- * @next:	Physical address the next page must have.
+/*
+ * Keep the pin of the hugepage that starts at @page; the caller unpins its
+ * other 4 KiB pages. On error the caller still owns @page's pin.
  */
-struct ne_pin_walk {
-	u64 huge_left;
-	phys_addr_t next;
-};
-
-/* Account one pinned 4 KiB page; on error the caller still owns it. */
-static int ne_mem_take_page(struct ne_enclave *ne, struct ne_mem_region *region,
-			    struct ne_pin_walk *walk, struct page *page)
+static int ne_mem_take_huge(struct ne_enclave *ne, struct ne_mem_region *region,
+			    struct page *page)
 {
-	phys_addr_t phys = page_to_phys(page);
+	u64 huge;
 	int rc;
 
-	if (walk->huge_left) {
-		/* The mapping changed between two batches. */
-		if (phys != walk->next)
-			return -EFAULT;
-	} else {
-		rc = ne_mem_check_huge(ne, page, region->size - region->pinned);
-		if (rc)
-			return rc;
-		rc = ne_mem_runs_add(region, phys, ne_page_huge_bytes(page));
-		if (rc)
-			return rc;
-		walk->huge_left = ne_page_huge_bytes(page);
-	}
-
-	walk->huge_left -= PAGE_SIZE;
-	walk->next = phys + PAGE_SIZE;
-	region->pinned += PAGE_SIZE;
+	rc = ne_mem_check_huge(ne, page, region->size - region->pinned);
+	if (rc)
+		return rc;
+	huge = ne_page_huge_bytes(page);
+	rc = ne_mem_runs_add(region, page_to_phys(page), huge);
+	if (rc)
+		return rc;
+	region->pinned += huge;
 
 	return 0;
 }
 
-static int ne_mem_pin(struct ne_enclave *ne, struct ne_mem_region *region,
-		      struct page **batch)
+/*
+ * Pin one batch at @region->pinned: take each hugepage's first 4 KiB page,
+ * unpin the rest of it. *@step is the last hugepage's size in 4 KiB pages.
+ */
+static int ne_mem_pin_batch(struct ne_enclave *ne, struct ne_mem_region *region,
+			    struct page **pages, unsigned long nr,
+			    unsigned long *step)
 {
-	struct ne_pin_walk walk = {};
-	unsigned long nr;
 	long got, i;
 	int rc;
+
+	got = pin_user_pages_fast(region->uaddr + region->pinned, nr,
+				  FOLL_WRITE | FOLL_LONGTERM, pages);
+	if (got <= 0)
+		return got ? got : -EFAULT;
+
+	for (i = 0; i < got; i += *step) {
+		rc = ne_mem_take_huge(ne, region, pages[i]);
+		if (rc) {
+			unpin_user_pages(pages + i, got - i);
+			return rc;
+		}
+		*step = ne_page_huge_bytes(pages[i]) >> PAGE_SHIFT;
+		/* The rest of this hugepage, as far as the batch goes. */
+		if (*step > 1)
+			unpin_user_pages(pages + i + 1,
+					 min_t(long, *step, got - i) - 1);
+	}
+
+	return 0;
+}
+
+/*
+ * Pin the region, keeping one pin per hugepage. The first call asks for
+ * one 4 KiB page, which tells the hugepage size: a region of one 2 MiB
+ * page, or of 1 GiB pages, is then pinned one hugepage per call; smaller
+ * hugepages go NE_PIN_BATCH 4 KiB pages (eight 2 MiB pages) per call.
+ */
+static int ne_mem_pin(struct ne_enclave *ne, struct ne_mem_region *region)
+{
+	unsigned long nr, step = NE_PIN_BATCH;
+	struct page **batch = NULL, *one;
+	int rc = 0;
 
 	while (region->pinned < region->size) {
 		nr = min_t(u64, NE_PIN_BATCH,
 			   (region->size - region->pinned) >> PAGE_SHIFT);
-		got = pin_user_pages_fast(region->uaddr + region->pinned, nr,
-					  FOLL_WRITE | FOLL_LONGTERM, batch);
-		if (got <= 0)
-			return got ? got : -EFAULT;
-
-		for (i = 0; i < got; i++) {
-			rc = ne_mem_take_page(ne, region, &walk, batch[i]);
-			if (rc) {
-				unpin_user_pages(batch + i, got - i);
-				return rc;
-			}
+		if (step >= nr) {
+			rc = ne_mem_pin_batch(ne, region, &one, 1, &step);
+		} else {
+			if (!batch)
+				batch = kvmalloc_array(nr, sizeof(*batch),
+						       GFP_KERNEL);
+			if (!batch)
+				return -ENOMEM;
+			rc = ne_mem_pin_batch(ne, region, batch, nr, &step);
 		}
+		if (rc)
+			break;
 		cond_resched();
 	}
+	kvfree(batch);
 
-	return 0;
+	return rc;
 }
 
 static bool ne_mem_overlaps(struct ne_enclave *ne, u64 uaddr, u64 size)
@@ -371,7 +393,6 @@ int ne_mem_region_add(struct ne_enclave *ne, u64 uaddr, u64 size)
 {
 	struct ne_mem_region *region;
 	bool region_sent = false;
-	struct page **batch;
 	u64 new_chunks;
 	int rc;
 
@@ -396,14 +417,7 @@ int ne_mem_region_add(struct ne_enclave *ne, u64 uaddr, u64 size)
 	region->size = size;
 	INIT_LIST_HEAD(&region->chunks);
 
-	batch = kvmalloc_array(NE_PIN_BATCH, sizeof(*batch), GFP_KERNEL);
-	if (!batch) {
-		rc = -ENOMEM;
-		goto free_region;
-	}
-
-	rc = ne_mem_pin(ne, region, batch);
-	kvfree(batch);
+	rc = ne_mem_pin(ne, region);
 	if (rc)
 		goto free_region;
 

@@ -322,8 +322,9 @@ int wait_child(int pid, int timeout_ms)
 static char orig_pool[600];
 static int have_orig_pool;
 static long orig_nr_2m = -1, orig_nr_1g = -1;
-static char orig_timeout[32];
+static char orig_timeout[32], orig_defer[8];
 #define TIMEOUT_PARAM_PATH NE_PARAM_DIR "/cmd_timeout_ms"
+#define DEFER_PARAM_PATH NE_PARAM_DIR "/defer_last_chunk"
 #define NCPUS_MAX 64
 
 static void restore_hugepages(int shift, long nr)
@@ -344,6 +345,8 @@ void suite_init(void)
 	orig_nr_1g = hp_read(SHIFT_1G, "nr_hugepages");
 	if (sysfs_read(TIMEOUT_PARAM_PATH, orig_timeout, sizeof(orig_timeout)))
 		orig_timeout[0] = 0;
+	if (sysfs_read(DEFER_PARAM_PATH, orig_defer, sizeof(orig_defer)))
+		orig_defer[0] = 0;
 	if (emu_available())
 		emu_cmd(NULL, 0, "reset");
 	emu_close();
@@ -376,6 +379,16 @@ void suite_after_each(void)
 	if (orig_timeout[0] && (sysfs_read(TIMEOUT_PARAM_PATH, cur, sizeof(cur)) ||
 				strcmp(cur, orig_timeout)))
 		sysfs_write(TIMEOUT_PARAM_PATH, orig_timeout);
+	if (orig_defer[0] && (sysfs_read(DEFER_PARAM_PATH, cur, sizeof(cur)) ||
+			      strcmp(cur, orig_defer)))
+		sysfs_write(DEFER_PARAM_PATH, orig_defer);
+}
+
+int defer_set(int on)
+{
+	if (access(DEFER_PARAM_PATH, F_OK))
+		return -ENOENT;
+	return sysfs_write(DEFER_PARAM_PATH, on ? "1" : "0");
 }
 
 void suite_finish(void)

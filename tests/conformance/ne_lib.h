@@ -62,6 +62,12 @@ int pool_set_home(void);	/* POOL_HOME unless already set */
 int cpu_online(int cpu);	/* 1, 0, or -errno */
 int cpu_set_online(int cpu, int on);
 int ne_driver_bdf(char *bdf, size_t sz);	/* bound device's BDF */
+/*
+ * This project's cross-ioctl merging (module parameter defer_last_chunk):
+ * 0 or -errno (-ENOENT: a driver without it, e.g. upstream). Restored
+ * after every test.
+ */
+int defer_set(int on);
 
 /* Parent-side restore after every test, and suite start/end. */
 void suite_init(void);

@@ -50,10 +50,78 @@ TEST_F(encl, fault, slot_add_mem_rc_propagates)
 	void *p = t_hp(_th, SZ_2M);
 
 	NEED_EMU();
+	/* The chunk must reach the device inside this ioctl: no deferral. */
+	defer_set(0);
 	EMU("fault rc SLOT_ADD_MEM -22");
 	EXPECT_RC(-EINVAL, ne_set_mem(self->fd, 0, (uintptr_t)p, SZ_2M));
 	/* Not `reset`: that would free the slot under the open enclave. */
 	EMU("fault clear");
+}
+
+/*
+ * With cross-ioctl merging, the held-back last chunk reaches the device at
+ * START: its device error is START's, the enclave stays in INIT, and a
+ * retry sends it again.
+ */
+TEST_F(encl, fault, held_back_chunk_rc_reported_by_start)
+{
+	const struct emu_slot *sl;
+	static struct emu_slots s;
+	uint64_t cid = 0;
+
+	NEED_EMU();
+	if (defer_set(1))
+		SKIP(return, "driver without cross-ioctl merging (defer_last_chunk)");
+	t_add_mem(_th, self->fd, t_hp(_th, SZ_64M), SZ_64M);
+	t_add_vcpus(_th, self->fd, 2);
+	EMU("fault rc SLOT_ADD_MEM -22");
+	EXPECT_RC(-EINVAL, ne_start(self->fd, 0, &cid));
+	EXPECT_EQ(0, strcmp("INIT", t_emu_state(_th, self->uid)));
+	EMU("fault clear");
+	EXPECT_RC(0, ne_start(self->fd, 0, &cid), "START can be retried");
+	ASSERT_EQ(0, emu_slots(&s));
+	sl = emu_find_slot(&s, self->uid);
+	ASSERT_NE(NULL, sl);
+	EXPECT_EQ(SZ_64M, sl->mem_size, "all memory reached the device");
+	EXPECT_EQ(0, strcmp("RUNNING", sl->state));
+}
+
+/*
+ * ... or the next region's: that region is then not added (it can be added
+ * again), and the held-back chunk stays for later.
+ */
+TEST_F(encl, fault, held_back_chunk_rc_reported_by_next_region)
+{
+	const struct emu_slot *sl;
+	static struct emu_slots s;
+	uint64_t pa0, pa1;
+	char *p;
+
+	NEED_EMU();
+	if (defer_set(1))
+		SKIP(return, "driver without cross-ioctl merging (defer_last_chunk)");
+	p = t_hp(_th, 2 * SZ_2M);
+	pa0 = va_to_pa(p);
+	pa1 = va_to_pa(p + SZ_2M);
+	ASSERT_NE(0, pa0);
+	if (pa1 == pa0 + SZ_2M)
+		SKIP(return, "the two pages are adjacent: they would merge");
+	ASSERT_RC(0, ne_set_mem(self->fd, 0, (uintptr_t)p, SZ_2M));
+	EMU("fault rc SLOT_ADD_MEM -22");
+	EXPECT_RC(-EINVAL, ne_set_mem(self->fd, 0, (uintptr_t)p + SZ_2M, SZ_2M),
+		  "sending the held-back chunk failed");
+	EMU("fault clear");
+	ASSERT_EQ(0, emu_slots(&s));
+	sl = emu_find_slot(&s, self->uid);
+	ASSERT_NE(NULL, sl);
+	EXPECT_EQ(0, sl->regions, "nothing reached the device");
+	EXPECT_RC(0, ne_set_mem(self->fd, 0, (uintptr_t)p + SZ_2M, SZ_2M),
+		  "the failed region was not kept: it can be added again");
+	ASSERT_EQ(0, emu_slots(&s));
+	sl = emu_find_slot(&s, self->uid);
+	ASSERT_NE(NULL, sl);
+	EXPECT_EQ(1, sl->regions, "the first page, sent by the second ioctl");
+	EXPECT_EQ(SZ_2M, sl->mem_size);
 }
 
 TEST_F(encl, fault, slot_add_vcpu_rc_propagates)

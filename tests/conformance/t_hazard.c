@@ -111,6 +111,8 @@ TEST_F(encl, hazard, cow_after_fork_keeps_enclave_page)
 	if (kernel_older_than(5, 12))
 		SKIP(return, "kernel < 5.12: no early COW of pinned hugetlb pages at fork");
 	ASSERT_EQ(0, hp_ensure_free(SHIFT_2M, 4));
+	/* Read the enclave's page from the device: no held-back chunk. */
+	defer_set(0);
 	p = t_hp(_th, SZ_2M);
 	memset(p, 0xaa, SZ_2M);
 	t_add_mem(_th, self->fd, p, SZ_2M);

@@ -297,6 +297,8 @@ TEST_F(dev, set_mem, max_regions_from_device)
 	int fd;
 
 	NEED_EMU();
+	/* Upstream's count: every ioctl is at least one chunk. */
+	defer_set(0);
 	EMU("set mem-regions 4");
 	fd = t_create(_th, self->dev, NULL);
 	p = t_hp(_th, 5 * SZ_2M);
@@ -346,7 +348,10 @@ TEST_F(mem, mem, add_whole_and_start)
 		EXPECT_EQ(0, strcmp("RUNNING", t_emu_state(_th, self->uid)));
 }
 
-/* The device sees exactly the pinned pages, in VA order (§4.3, §4.4). */
+/*
+ * The device sees exactly the pinned pages, in VA order (§4.3, §4.4), by
+ * the time the enclave starts (a driver may hold the last chunk until then).
+ */
 TEST_F(mem, mem, device_regions_match_pagemap)
 {
 	static struct emu_slots s;
@@ -356,6 +361,8 @@ TEST_F(mem, mem, device_regions_match_pagemap)
 
 	NEED_EMU();
 	t_add_mem(_th, self->fd, self->p, self->size);
+	t_add_vcpus(_th, self->fd, 2);
+	t_start(_th, self->fd);
 	ASSERT_EQ(0, emu_slots(&s));
 	for (int i = 0; i < s.nregions; i++) {
 		if (s.region[i].uid != self->uid)
@@ -426,4 +433,164 @@ TEST_F(mem, mem, release_returns_pages)
 	self->bfd = -1;
 	EXPECT_EQ(free0 + pages, hp_read(variant->shift, "free_hugepages"),
 		  "every hugepage is free again after close + munmap");
+}
+
+/* ---- cross-ioctl merging (this project's defer_last_chunk) ---- */
+
+#define MERGE_PAGES 32
+
+/* Pages of p in ascending physical order: ord[] indexes, pa[] addresses. */
+static void pages_by_pa(struct th_ctx *_th, char *p, int n, int *ord,
+			uint64_t *pa)
+{
+	for (int i = 0; i < n; i++) {
+		ord[i] = i;
+		pa[i] = va_to_pa(p + (size_t)i * SZ_2M);
+		ASSERT_NE(0, pa[i], "no PFN for page %d (need CAP_SYS_ADMIN)", i);
+	}
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && pa[ord[j - 1]] > pa[ord[j]]; j--) {
+			int t = ord[j];
+
+			ord[j] = ord[j - 1];
+			ord[j - 1] = t;
+		}
+}
+
+static int slot_regions(uint64_t uid, uint64_t *mem_size)
+{
+	static struct emu_slots s;
+	const struct emu_slot *sl;
+
+	if (emu_slots(&s))
+		return -1;
+	sl = emu_find_slot(&s, uid);
+	if (!sl)
+		return -1;
+	*mem_size = sl->mem_size;
+	return sl->regions;
+}
+
+/*
+ * Add the n pages of p one ioctl each, in the order ord[], start, and check
+ * that the device got one chunk per run of physically ascending pages, in
+ * the order added, the last one only at START. Returns the number of runs.
+ */
+static int add_pages_check_chunks(struct th_ctx *_th, int fd, uint64_t uid,
+				  char *p, int n, const int *ord,
+				  const uint64_t *pa)
+{
+	static struct emu_slots s;
+	uint64_t bytes = 0, want_pa = 0, want_size = 0;
+	int runs = 1, got, r = 0;
+
+	for (int i = 1; i < n; i++)
+		runs += pa[ord[i]] != pa[ord[i - 1]] + SZ_2M;
+	for (int i = 0; i < n; i++)
+		ASSERT_RC(0, ne_set_mem(fd, 0, a(p + (size_t)ord[i] * SZ_2M),
+					SZ_2M), "page %d", i);
+	got = slot_regions(uid, &bytes);
+	EXPECT_EQ(runs - 1, got, "before START: every run but the held-back last");
+	EXPECT_GT(n * SZ_2M, bytes);
+	t_add_vcpus(_th, fd, 2);
+	t_start(_th, fd);
+	ASSERT_EQ(0, emu_slots(&s));
+	/* Walk the device's chunks of this slot against the runs, in order. */
+	for (int i = 0, k = 0; k < s.nregions; k++) {
+		if (s.region[k].uid != uid)
+			continue;
+		want_pa = pa[ord[i]];
+		for (want_size = SZ_2M; ++i < n &&
+		     pa[ord[i]] == want_pa + want_size; want_size += SZ_2M)
+			;
+		EXPECT_EQ(want_pa, s.region[k].paddr, "chunk %d address", r);
+		EXPECT_EQ(want_size, s.region[k].size, "chunk %d size", r);
+		r++;
+		if (i >= n)
+			break;
+	}
+	EXPECT_EQ(runs, r, "after START: one device chunk per physical run");
+	EXPECT_EQ(runs, slot_regions(uid, &bytes), "and no other chunk");
+	EXPECT_EQ(n * SZ_2M, bytes);
+	return runs;
+}
+
+/*
+ * One ioctl per 2 MiB page, in ascending physical order: the device gets one
+ * chunk per physical run across the ioctls, the last one at START.
+ */
+TEST_F(encl, merge, one_chunk_per_physical_run_across_ioctls)
+{
+	int ord[MERGE_PAGES], runs;
+	uint64_t pa[MERGE_PAGES];
+	char *p;
+
+	NEED_EMU();
+	if (defer_set(1))
+		SKIP(return, "driver without cross-ioctl merging (defer_last_chunk)");
+	p = t_hp(_th, MERGE_PAGES * SZ_2M);
+	pages_by_pa(_th, p, MERGE_PAGES, ord, pa);
+	runs = add_pages_check_chunks(_th, self->fd, self->uid, p, MERGE_PAGES,
+				      ord, pa);
+	TH_LOG("%d pages in %d physical runs", MERGE_PAGES, runs);
+	if (runs == MERGE_PAGES)
+		SKIP(return, "no two of the %d pages are physically adjacent",
+		     MERGE_PAGES);
+}
+
+/* Descending physical order: nothing merges, the added order is kept. */
+TEST_F(encl, merge, descending_pages_keep_their_order)
+{
+	int ord[MERGE_PAGES], rev[MERGE_PAGES];
+	uint64_t pa[MERGE_PAGES];
+	char *p;
+
+	NEED_EMU();
+	if (defer_set(1))
+		SKIP(return, "driver without cross-ioctl merging (defer_last_chunk)");
+	p = t_hp(_th, MERGE_PAGES * SZ_2M);
+	pages_by_pa(_th, p, MERGE_PAGES, ord, pa);
+	for (int i = 0; i < MERGE_PAGES; i++)
+		rev[i] = ord[MERGE_PAGES - 1 - i];
+	EXPECT_EQ(MERGE_PAGES, add_pages_check_chunks(_th, self->fd, self->uid,
+						      p, MERGE_PAGES, rev, pa));
+}
+
+/*
+ * The held-back chunk counts: the limit error comes from the ioctl that
+ * would exceed it, before anything is sent, and a page that extends the
+ * held-back chunk needs no new one.
+ */
+TEST_F(dev, merge, max_regions_counts_held_back_chunk)
+{
+	int ord[8], fd, adj = -1, far = -1;
+	uint64_t pa[8], uid, bytes = 1;
+	char *p;
+
+	NEED_EMU();
+	if (defer_set(1))
+		SKIP(return, "driver without cross-ioctl merging (defer_last_chunk)");
+	p = t_hp(_th, 8 * SZ_2M);
+	pages_by_pa(_th, p, 8, ord, pa);
+	for (int i = 0; i + 1 < 8 && adj < 0; i++)
+		if (pa[ord[i + 1]] == pa[ord[i]] + SZ_2M)
+			adj = i;
+	if (adj < 0)
+		SKIP(return, "no two of the 8 pages are physically adjacent");
+	for (int i = 0; i < 8 && far < 0; i++)
+		if (pa[ord[i]] != pa[ord[adj + 1]] + SZ_2M &&
+		    i != adj && i != adj + 1)
+			far = i;
+	ASSERT_GE(far, 0);
+	EMU("set mem-regions 1");
+	fd = t_create(_th, self->dev, &uid);
+	ASSERT_RC(0, ne_set_mem(fd, 0, a(p + (size_t)ord[adj] * SZ_2M), SZ_2M));
+	ASSERT_RC(0, ne_set_mem(fd, 0, a(p + (size_t)ord[adj + 1] * SZ_2M), SZ_2M),
+		  "a page extending the held-back chunk takes no new chunk");
+	EXPECT_RC(-NE_ERR_MEM_MAX_REGIONS,
+		  ne_set_mem(fd, 0, a(p + (size_t)ord[far] * SZ_2M), SZ_2M),
+		  "a second chunk exceeds a limit of 1");
+	EXPECT_EQ(0, slot_regions(uid, &bytes), "the refused ioctl sent nothing");
+	EXPECT_EQ(0, bytes);
+	close(fd);
 }
