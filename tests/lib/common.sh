@@ -22,11 +22,14 @@ ne_need_pkgs() {
 	[ ${#missing[@]} -eq 0 ] && return 0
 	[ "$(id -u)" = 0 ] || ne_die "need root to install: ${missing[*]}"
 	ne_log "installing ${missing[*]}"
+	# Prerequisites may be fetched in parallel: wait for apt's locks.
+	local wait=(-o DPkg::Lock::Timeout=900)
 	if [ ! -f "$NE_CACHE/.apt-updated" ] ||
 	   [ -n "$(find "$NE_CACHE/.apt-updated" -mmin +720 2>/dev/null)" ]; then
-		apt-get update -q >/dev/null && touch "$NE_CACHE/.apt-updated"
+		apt-get "${wait[@]}" update -q >/dev/null &&
+			touch "$NE_CACHE/.apt-updated"
 	fi
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	DEBIAN_FRONTEND=noninteractive apt-get "${wait[@]}" install -y -q \
 		--no-install-recommends "${missing[@]}" >/dev/null ||
 		ne_die "apt-get install ${missing[*]} failed"
 }
