@@ -13,9 +13,21 @@
 
 #define NE_DEV "/dev/nitro_enclaves"
 
+/* Drivers one run (and one report) can compare, and the longest label. */
+#define BENCH_MAX_DRIVERS 4
+#define BENCH_LABEL_MAX 31
+
 /* What one `ne-bench run` invocation measures. */
 struct bench_opts {
-	const char *driver;	/* label printed in each result line */
+	/*
+	 * Labels printed in the result lines. With switch_cmd, every size is
+	 * measured with each driver in turn on the same mapping: the command
+	 * is run as `switch_cmd LABEL` to load that driver first.
+	 */
+	const char *drivers[BENCH_MAX_DRIVERS];
+	unsigned int ndrivers;
+	const char *switch_cmd;	/* NULL: the loaded driver is drivers[0] */
+	int current;		/* index of the driver loaded now, -1 unknown */
 	const char *work;	/* W1 .. W6 */
 	unsigned int sizes[8];	/* MiB, ascending. W1-W3: enclave memory (all
 				 * sizes share one mapping of the largest);

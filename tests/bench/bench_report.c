@@ -2,7 +2,10 @@
 /*
  * The report: RES lines of all drivers in, one table out (median and
  * min..max per driver, device commands, physical adjacency, ratio of the
- * first driver's time to the last's), and the same as CSV.
+ * first driver's time to the last's), and the same as CSV. When the drivers
+ * ran on the same pages (every row's adjacency agrees, as `run -D` makes
+ * it) the table shows the adjacency once per row; otherwise per driver,
+ * with a note that the layouts differ.
  */
 
 #define _GNU_SOURCE
@@ -14,7 +17,7 @@
 
 #include "bench.h"
 
-#define MAX_DRIVERS 4
+#define MAX_DRIVERS BENCH_MAX_DRIVERS
 #define MAX_ROWS 64
 #define MAX_REPS 1000
 
@@ -33,7 +36,7 @@ struct row {
 	struct cell c[MAX_DRIVERS];
 };
 
-static char drivers[MAX_DRIVERS][32];
+static char drivers[MAX_DRIVERS][BENCH_LABEL_MAX + 1];
 static int ndrivers;
 static struct row rows[MAX_ROWS];
 static int nrows;
@@ -100,7 +103,7 @@ static struct row *row_for(const char *work, unsigned int size)
 /* One RES line; -1 if it is malformed (reported, not fatal). */
 static int take_line(const char *line)
 {
-	char drv[32], work[8];
+	char drv[BENCH_LABEL_MAX + 1], work[8];
 	long long size, err, ns, units, cmds, addmem, pages, adj;
 	struct row *r;
 	struct cell *c;
@@ -252,36 +255,82 @@ static int ratio(struct row *r, double *q, double *qlo, double *qhi)
 	return 0;
 }
 
+/* The first cell of a row that was measured, NULL if none. */
+static struct cell *first_seen(struct row *r)
+{
+	int d;
+
+	for (d = 0; d < ndrivers; d++)
+		if (r->c[d].seen)
+			return &r->c[d];
+	return NULL;
+}
+
+/* Whether on every row all measured drivers saw the same layout. */
+static int same_layout(void)
+{
+	int i, d;
+
+	for (i = 0; i < nrows; i++) {
+		struct cell *a = first_seen(&rows[i]);
+
+		for (d = 0; a && d < ndrivers; d++) {
+			struct cell *c = &rows[i].c[d];
+
+			if (c->seen && (c->adj != a->adj || c->pages != a->pages))
+				return 0;
+		}
+	}
+	return 1;
+}
+
 static void print_table(FILE *f, const char *title)
 {
-	int i, d, errs[32], nerrs = 0;
+	int i, d, errs[32], nerrs = 0, once = same_layout();
 
 	fprintf(f, "%s\n", title ? title : "Nitro Enclaves driver benchmark");
 	fprintf(f, "%-4s %6s %-8s", "work", "S MiB", "unit");
-	for (d = 0; d < ndrivers; d++)
-		fprintf(f, " | %-26.26s %6s %9s", drivers[d], "cmds", "adjacent");
+	if (once)
+		fprintf(f, " %9s", "adjacent");
+	for (d = 0; d < ndrivers; d++) {
+		fprintf(f, " | %-26.26s %6s", drivers[d], "cmds");
+		if (!once)
+			fprintf(f, " %9s", "adjacent");
+	}
 	if (ndrivers > 1)
 		fprintf(f, " | %s/%s", drivers[0], drivers[ndrivers - 1]);
 	fprintf(f, "\n");
 	for (i = 0; i < nrows; i++) {
 		struct row *r = &rows[i];
 		double q, ql, qh;
-		char size[16];
+		char size[16], adj[48];
 
 		if (r->size)
 			snprintf(size, sizeof(size), "%u", r->size);
 		else
 			snprintf(size, sizeof(size), "-");
 		fprintf(f, "%-4s %6s %-8s", r->work, size, unit_of(r));
+		if (once) {
+			struct cell *a = first_seen(r);
+
+			if (a)
+				fmt_adj(adj, sizeof(adj), a);
+			else
+				snprintf(adj, sizeof(adj), "-");
+			fprintf(f, " %9s", adj);
+		}
 		for (d = 0; d < ndrivers; d++) {
 			struct cell *c = &r->c[d];
-			char cell[96], cm[16], adj[48];
+			char cell[96], cm[16];
 			int k;
 
 			fmt_cell(cell, sizeof(cell), r, c);
 			fmt_cmds(cm, sizeof(cm), c);
-			fmt_adj(adj, sizeof(adj), c);
-			fprintf(f, " | %-26s %6s %9s", cell, cm, adj);
+			fprintf(f, " | %-26s %6s", cell, cm);
+			if (!once) {
+				fmt_adj(adj, sizeof(adj), c);
+				fprintf(f, " %9s", adj);
+			}
 			for (k = 0; k < nerrs && errs[k] != c->err; k++)
 				;
 			if (c->err && k == nerrs && nerrs < 32)
@@ -298,6 +347,8 @@ static void print_table(FILE *f, const char *title)
 	for (i = 0; i < nerrs; i++)
 		fprintf(f, "fail(%d) = %s%s\n", errs[i],
 			errs[i] >= 256 ? "NE_ERR_" : "", err_name(errs[i]));
+	if (!once)
+		fprintf(f, "note: adjacent differs between drivers: they ran on different physical layouts\n");
 }
 
 static void csv_cell(FILE *f, const struct row *r, struct cell *c)

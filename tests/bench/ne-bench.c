@@ -61,8 +61,8 @@ const char *err_name(int err)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: ne-bench run -w W1|W2|W3|W4|W5|W6 [-d LABEL] [-s MIB[,MIB]...]\n"
-		"                    [-r REPS] [-n UNITS] [-c CTL] [-L USEC]\n"
+		"usage: ne-bench run -w W1|W2|W3|W4|W5|W6 [-d LABEL | -D LABEL,LABEL... -X CMD [-C LABEL]]\n"
+		"                    [-s MIB[,MIB]...] [-r REPS] [-n UNITS] [-c CTL] [-L USEC]\n"
 		"       ne-bench report [-o CSV] [-t TITLE] RESFILE...\n"
 		"       ne-bench pagemap [-s MIB] [-p 4k|2m|1g] [-m]\n"
 		"run: one workload, one RES line per repetition on stdout\n"
@@ -71,7 +71,13 @@ static void usage(void)
 		"      W3 as W2 with 1 GiB pages, W4 lifecycle (create, 64 MiB, core,\n"
 		"      start, close), W5 CREATE_VM + close churn, W6 two enclaves\n"
 		"      concurrently (W6c) and one after the other (W6s)\n"
-		"  -d  driver label (default \"driver\")\n"
+		"  -d  label of the loaded driver (default \"driver\")\n"
+		"  -D  labels of up to 4 drivers, all measured on the same memory\n"
+		"      (mapped once): per size, each driver in turn, its R reps; the\n"
+		"      order alternates between sizes (ABBA); needs -X\n"
+		"  -X  command run as `CMD LABEL` to load a driver (with its CPU pool)\n"
+		"      before its turn; nothing of ne-bench holds the device meanwhile\n"
+		"  -C  the driver of -D loaded now ('' none): it goes first, no switch\n"
 		"  -s  enclave memory in MiB (W1-W3: a list, the largest is mapped once\n"
 		"      and the others use its start; W6: per enclave; default 256)\n"
 		"  -r  repetitions (default 5)\n"
@@ -79,6 +85,7 @@ static void usage(void)
 		"  -c  emulator control port for command counts (default $NE_EMU_CTL;\n"
 		"      '-' for none)\n"
 		"  -L  set the emulator's reply latency of every command first\n"
+		"  $NE_BENCH_DEV: the device node (default " NE_DEV ")\n"
 		"report: median [min..max] per driver, commands, ratio; -o writes CSV\n"
 		"pagemap: map and touch S MiB (-m: one mapping per page), print the\n"
 		"  PFN runs and the adjacency count (needs root for PFNs)\n");
@@ -129,22 +136,73 @@ static void parse_sizes(struct bench_opts *o, const char *arg)
 	qsort(o->sizes, o->nsizes, sizeof(o->sizes[0]), cmp_uint);
 }
 
+/*
+ * "upstream,project": 1 to BENCH_MAX_DRIVERS distinct labels of letters,
+ * digits and "_.+-" (they end up in RES lines and CSV headers).
+ */
+static void parse_drivers(struct bench_opts *o, const char *arg)
+{
+	static const char ok[] =
+		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-";
+	char *copy = strdup(arg), *p, *next;
+	unsigned int i;
+
+	if (!copy)
+		exit(1);
+	o->ndrivers = 0;
+	for (p = copy; p; p = next) {
+		next = strchr(p, ',');
+		if (next)
+			*next++ = '\0';
+		if (!*p || strlen(p) > BENCH_LABEL_MAX || strspn(p, ok) != strlen(p)) {
+			fprintf(stderr, "ne-bench: bad driver label '%s' (1-%d of [A-Za-z0-9_.+-])\n",
+				p, BENCH_LABEL_MAX);
+			exit(2);
+		}
+		if (o->ndrivers == BENCH_MAX_DRIVERS) {
+			fprintf(stderr, "ne-bench: at most %d drivers\n", BENCH_MAX_DRIVERS);
+			exit(2);
+		}
+		for (i = 0; i < o->ndrivers; i++) {
+			if (!strcmp(o->drivers[i], p)) {
+				fprintf(stderr, "ne-bench: driver '%s' given twice\n", p);
+				exit(2);
+			}
+		}
+		o->drivers[o->ndrivers++] = p;	/* copy lives as long as the run */
+	}
+}
+
 static int cmd_run(int argc, char **argv)
 {
-	struct bench_opts o = { .driver = "driver", .work = NULL,
+	struct bench_opts o = { .drivers = { "driver" }, .ndrivers = 1,
+				.switch_cmd = NULL, .current = -1, .work = NULL,
 				.sizes = { 256 }, .nsizes = 1,
 				.reps = 5, .units = 0,
 				.ctl_path = getenv("NE_EMU_CTL"),
 				.latency_us = -1 };
+	const char *current = NULL;
 	int c;
 
-	while ((c = getopt(argc, argv, "w:d:s:r:n:c:L:h")) != -1) {
+	while ((c = getopt(argc, argv, "w:d:D:X:C:s:r:n:c:L:h")) != -1) {
 		switch (c) {
 		case 'w':
 			o.work = optarg;
 			break;
 		case 'd':
-			o.driver = optarg;
+			if (strchr(optarg, ',')) {
+				fprintf(stderr, "ne-bench: -d takes one label; several are -D\n");
+				usage();
+			}
+			/* fall through */
+		case 'D':
+			parse_drivers(&o, optarg);
+			break;
+		case 'X':
+			o.switch_cmd = optarg;
+			break;
+		case 'C':
+			current = optarg;
 			break;
 		case 's':
 			parse_sizes(&o, optarg);
@@ -172,6 +230,17 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (!o.reps || (o.latency_us >= 0 && !o.ctl_path)) {
 		fprintf(stderr, "ne-bench: -r must be > 0; -L needs a control port\n");
+		usage();
+	}
+	if ((o.ndrivers > 1 && !o.switch_cmd) || (o.switch_cmd && !o.switch_cmd[0])) {
+		fprintf(stderr, "ne-bench: several drivers need a switch command (-X CMD)\n");
+		usage();
+	}
+	for (c = 0; current && current[0] && c < (int)o.ndrivers; c++)
+		if (!strcmp(o.drivers[c], current))
+			o.current = c;
+	if (current && current[0] && o.current < 0) {
+		fprintf(stderr, "ne-bench: -C '%s' is none of the drivers\n", current);
 		usage();
 	}
 	if (o.ctl_path && !o.ctl_path[0])
