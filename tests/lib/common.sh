@@ -67,13 +67,19 @@ _ne_suite_tool() {
 		"$@"
 }
 
-# ne_suite_update SUITE: refresh the private index at most twice a day.
+# ne_suite_update SUITE: refresh the private index at most twice a day
+# (under a lock: prerequisites may be fetched in parallel).
 ne_suite_update() {
-	local stamp=$NE_CACHE/apt/$1/.updated
-	if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +720 2>/dev/null)" ]; then
-		ne_suite_apt "$1" update >/dev/null || ne_die "apt update for $1 failed"
-		touch "$stamp"
-	fi
+	local d=$NE_CACHE/apt/$1
+	mkdir -p "$d"
+	(
+		flock 8
+		if [ ! -f "$d/.updated" ] ||
+		   [ -n "$(find "$d/.updated" -mmin +720 2>/dev/null)" ]; then
+			ne_suite_apt "$1" update >/dev/null || exit 1
+			touch "$d/.updated"
+		fi
+	) 8>"$d/.lock" || ne_die "apt update for $1 failed"
 }
 
 # ne_suite_fetch SUITE DEST PKG...: download packages (no dependencies) into
