@@ -10,21 +10,35 @@
  *   ne_enclaves_lock -> ne_enclave.lock -> ne_cpu_pool lock -> ne_pci_dev.cmd_lock
  *
  * - ne_enclaves_lock (ne_misc.c) guards the list of enclaves and the
- *   published PCI device. NE_CREATE_VM holds it for the whole call, the
- *   ne_cpus setter holds it across its "no enclave exists" check and the
- *   pool rebuild, release and the event handler hold it while they walk or
- *   change the list, PCI remove holds it while it kills the enclaves.
- * - ne_enclave.lock guards one enclave's state and resources.
+ *   published PCI device. NE_CREATE_VM holds it for the whole call (one
+ *   device command), the ne_cpus setter holds it across its "no enclave
+ *   exists" check and the pool rebuild. Release and the event handler hold
+ *   it only to unlist an enclave or to take references on the listed ones:
+ *   neither waits for an enclave under it, so one enclave's long ioctl
+ *   (pinning memory) never holds up the creation or release of another.
+ *   Only PCI remove takes enclave locks under it, to kill the enclaves.
+ * - ne_enclave.lock guards one enclave's state and resources. It is held
+ *   across that enclave's ioctls, pinning and device commands included.
  * - The pool lock (ne_cpu_pool.c) guards the pool's cores.
  * - ne_pci_dev.cmd_lock keeps one device command in flight.
  * All are statically initialised or initialised before they can be reached
  * (the PCI device's before its IRQs are requested).
+ *
+ * Lifetime
+ * --------
+ * An enclave is reference counted (ne_enclave.ref). Its file holds the
+ * first reference; release tears the enclave down (DEAD), unlists it, then
+ * drops that reference. A listed enclave therefore always has one, so
+ * anyone holding ne_enclaves_lock may take another (the event handler
+ * does, to use the enclave after dropping the lock). The last put frees
+ * the structure, which by then holds no slot, page or core.
  */
 
 #ifndef NE_DRV_H
 #define NE_DRV_H
 
 #include <linux/cpumask.h>
+#include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/types.h>
@@ -86,7 +100,9 @@ struct ne_pci_dev {
  * @NE_STATE_INIT:	Created, being set up.
  * @NE_STATE_RUNNING:	Started.
  * @NE_STATE_STOPPED:	Ended on its own (the device said so).
- * @NE_STATE_DEAD:	The PCI device went away; everything was released.
+ * @NE_STATE_DEAD:	Torn down: slot, pages and cores were released,
+ *			because the PCI device went away or the file was
+ *			released.
  */
 enum ne_state {
 	NE_STATE_INIT = NE_SLOT_STATE_INIT,
@@ -109,8 +125,14 @@ struct ne_pool_snapshot {
 
 /**
  * struct ne_enclave - One enclave (one slot in the device).
+ * @ref:		References: the file's, and one per event handler
+ *			visit in progress. The last put frees the enclave.
  * @node:		In the enclave list; ne_enclaves_lock.
- * @lock:		Guards every field below except @eventq.
+ * @event_node:		In the event handler's private list while it holds
+ *			a reference; only the handler uses it (one at a
+ *			time: one work item on an ordered workqueue).
+ * @lock:		Guards every field below except @eventq and
+ *			@release_work.
  * @eventq:		poll() waiters.
  * @has_event:		The enclave ended (level-triggered EPOLLHUP).
  * @state:		enum ne_state.
@@ -132,7 +154,9 @@ struct ne_pool_snapshot {
  *			exiting process (no lock: the file is gone).
  */
 struct ne_enclave {
+	struct kref ref;
 	struct list_head node;
+	struct list_head event_node;
 	struct mutex lock;		/* the enclave's state */
 	wait_queue_head_t eventq;
 	bool has_event;
@@ -172,7 +196,8 @@ extern const struct file_operations ne_enclave_fops;
 int ne_enclave_init(void);
 void ne_enclave_exit(void);
 struct ne_enclave *ne_enclave_alloc(const struct ne_pool_snapshot *snap);
-void ne_enclave_free(struct ne_enclave *ne);
+void ne_enclave_get(struct ne_enclave *ne);
+void ne_enclave_put(struct ne_enclave *ne);
 void ne_enclave_kill(struct ne_enclave *ne);
 void ne_enclave_event(struct ne_enclave *ne);
 

@@ -19,6 +19,11 @@
 #include "compat.h"
 #include "ne_drv.h"
 
+/* Before 5.13 the kernel has no such assertion: it checks nothing there. */
+#ifndef lockdep_assert_not_held
+#define lockdep_assert_not_held(l)	((void)(l))
+#endif
+
 /* Background teardown of enclaves released by exiting processes. */
 static struct workqueue_struct *ne_release_wq;
 
@@ -46,7 +51,8 @@ void ne_enclave_exit(void)
  * ne_enclave_alloc() - A new enclave in INIT state, owned by current->mm.
  * @snap:	The pool's shape, kept for the enclave's lifetime.
  *
- * Return: the enclave or ERR_PTR(-ENOMEM).
+ * Return: the enclave, with one reference for the caller (then its file),
+ * or ERR_PTR(-ENOMEM).
  */
 struct ne_enclave *ne_enclave_alloc(const struct ne_pool_snapshot *snap)
 {
@@ -61,7 +67,9 @@ struct ne_enclave *ne_enclave_alloc(const struct ne_pool_snapshot *snap)
 	if (!zalloc_cpumask_var(&ne->vcpu_ids, GFP_KERNEL))
 		goto free_reserved;
 
+	kref_init(&ne->ref);
 	INIT_LIST_HEAD(&ne->node);
+	INIT_LIST_HEAD(&ne->event_node);
 	mutex_init(&ne->lock);
 	init_waitqueue_head(&ne->eventq);
 	INIT_LIST_HEAD(&ne->mem_regions);
@@ -80,12 +88,11 @@ free_ne:
 	return ERR_PTR(-ENOMEM);
 }
 
-/**
- * ne_enclave_free() - Free an enclave that holds no resource any more.
- * @ne:	The enclave, unlisted.
- */
-void ne_enclave_free(struct ne_enclave *ne)
+/* The last reference is gone: the enclave is unlisted and holds nothing. */
+static void ne_enclave_free(struct kref *ref)
 {
+	struct ne_enclave *ne = container_of(ref, struct ne_enclave, ref);
+
 	mmdrop(ne->mm);
 	free_cpumask_var(ne->vcpu_ids);
 	free_cpumask_var(ne->reserved_cpus);
@@ -93,10 +100,33 @@ void ne_enclave_free(struct ne_enclave *ne)
 	kfree(ne);
 }
 
+/**
+ * ne_enclave_get() - Take a reference on an enclave.
+ * @ne:	The enclave; the caller already holds a reference, or holds
+ *	ne_enclaves_lock and @ne is listed.
+ */
+void ne_enclave_get(struct ne_enclave *ne)
+{
+	kref_get(&ne->ref);
+}
+
+/**
+ * ne_enclave_put() - Drop a reference; the last one frees the enclave.
+ * @ne:	The enclave.
+ *
+ * Context: process context. The last reference is dropped only once the
+ * enclave holds no slot, page or core, so freeing takes no lock.
+ */
+void ne_enclave_put(struct ne_enclave *ne)
+{
+	kref_put(&ne->ref, ne_enclave_free);
+}
+
 /*
  * Give everything back: the slot to the device (best effort), the pages to
  * their owner and the cores to the pool. Local resources are released even
  * if the device refuses, so a faulty device cannot leak memory or cores.
+ * The enclave is DEAD afterwards: nothing may use its device any more.
  */
 static void ne_enclave_teardown(struct ne_enclave *ne)
 {
@@ -123,6 +153,7 @@ static void ne_enclave_teardown(struct ne_enclave *ne)
 	cpumask_clear(ne->vcpu_ids);
 	ne->nr_vcpus = 0;
 	ne->pci = NULL;
+	ne->state = NE_STATE_DEAD;
 }
 
 /**
@@ -140,7 +171,6 @@ void ne_enclave_kill(struct ne_enclave *ne)
 	mutex_lock(&ne->lock);
 	if (ne->state != NE_STATE_DEAD) {
 		ne_enclave_teardown(ne);
-		ne->state = NE_STATE_DEAD;
 		ne->has_event = true;
 	}
 	mutex_unlock(&ne->lock);
@@ -151,11 +181,13 @@ void ne_enclave_kill(struct ne_enclave *ne)
 /**
  * ne_enclave_event() - The device signalled an event: refresh a running
  * enclave's state.
- * @ne:	A listed enclave.
+ * @ne:	An enclave the caller holds a reference on; it may have been
+ *	released (DEAD) since.
  *
  * A failed or inconsistent SLOT_INFO changes nothing.
  *
- * Context: ne_enclaves_lock held; called from the event workqueue.
+ * Context: the event workqueue. ne_enclaves_lock must not be held: this
+ * waits for @ne's lock, which its owner may hold for long (pinning).
  */
 void ne_enclave_event(struct ne_enclave *ne)
 {
@@ -163,7 +195,7 @@ void ne_enclave_event(struct ne_enclave *ne)
 	struct ne_cmd_reply reply = {};
 	int rc;
 
-	lockdep_assert_held(&ne_enclaves_lock);
+	lockdep_assert_not_held(&ne_enclaves_lock);
 
 	mutex_lock(&ne->lock);
 	if (ne->state != NE_STATE_RUNNING)
@@ -459,21 +491,33 @@ static __poll_t ne_enclave_poll(struct file *file, poll_table *wait)
 	return mask;
 }
 
-/* Runs release's work: teardown (unless DEAD), unlink, free. */
+/*
+ * Runs release's work: teardown (unless DEAD), unlist, drop the file's
+ * reference. The teardown (device commands, unpinning) is done under the
+ * enclave's lock only; the enclave stays listed until it is over, so the
+ * ne_cpus setter cannot rebuild the pool while its cores are still held,
+ * and PCI remove, which kills listed enclaves, finds it DEAD or waits for
+ * the lock. An event handler may still hold a reference: it finds the
+ * enclave DEAD and leaves it alone.
+ */
 static void ne_enclave_destroy(struct ne_enclave *ne)
 {
-	/* List lock first: the event handler nests the same way. */
-	mutex_lock(&ne_enclaves_lock);
-	mutex_lock(&ne->lock);
-	if (ne->slot_uid) {
-		if (ne->state != NE_STATE_DEAD)
-			ne_enclave_teardown(ne);
-		list_del(&ne->node);
-	}
-	mutex_unlock(&ne->lock);
-	mutex_unlock(&ne_enclaves_lock);
+	bool listed;
 
-	ne_enclave_free(ne);
+	mutex_lock(&ne->lock);
+	/* Listed once SLOT_ALLOC succeeded, before the file was reachable. */
+	listed = ne->slot_uid;
+	if (listed && ne->state != NE_STATE_DEAD)
+		ne_enclave_teardown(ne);
+	mutex_unlock(&ne->lock);
+
+	if (listed) {
+		mutex_lock(&ne_enclaves_lock);
+		list_del(&ne->node);
+		mutex_unlock(&ne_enclaves_lock);
+	}
+
+	ne_enclave_put(ne);
 }
 
 static void ne_enclave_release_work(struct work_struct *work)

@@ -69,7 +69,7 @@ static int ne_misc_create_vm(u64 __user *uslot)
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0) {
 		rc = fd;
-		goto free_enclave;
+		goto put_enclave;
 	}
 
 	file = anon_inode_getfile("ne-vm", &ne_enclave_fops, ne, O_RDWR);
@@ -79,8 +79,8 @@ static int ne_misc_create_vm(u64 __user *uslot)
 	}
 
 	/*
-	 * From here on the file owns @ne: only its release frees it, so an
-	 * error path drops the file and never frees @ne behind its back.
+	 * From here on the file owns our reference to @ne: only its release
+	 * drops it, so an error path drops the file, never the reference.
 	 */
 	rc = ne_pci_cmd(ne_pci, NE_CMD_SLOT_ALLOC, &req, sizeof(req), &reply);
 	if (!rc && !reply.slot_uid) {
@@ -119,8 +119,9 @@ put_file:
 
 put_fd:
 	put_unused_fd(fd);
-free_enclave:
-	ne_enclave_free(ne);
+put_enclave:
+	/* Unlisted and without a file: ours is the only reference. */
+	ne_enclave_put(ne);
 unlock:
 	mutex_unlock(&ne_enclaves_lock);
 	return rc;
@@ -150,14 +151,36 @@ static struct miscdevice ne_miscdev = {
 	.mode	= 0660,
 };
 
+/*
+ * The device signalled an event: ask the device for the state of every
+ * running enclave. An enclave may hold its lock for long (pinning a large
+ * region), so the list lock is held only to take a reference on each listed
+ * enclave; the enclaves are visited after it is dropped. Enclaves created meanwhile are
+ * in INIT (nothing to refresh); those released meanwhile are DEAD.
+ *
+ * The references are kept on a list through ne_enclave.event_node, so an
+ * event costs no allocation, whatever the number of enclaves. Only this
+ * handler uses that node, and it never runs twice at once: one device is
+ * published at a time, its events run from one work item on an ordered
+ * workqueue, and detaching the device waits for a running handler.
+ */
 static void ne_misc_event(struct ne_pci_dev *ne_pci)
 {
-	struct ne_enclave *ne;
+	struct ne_enclave *ne, *next;
+	LIST_HEAD(visit);
 
 	mutex_lock(&ne_enclaves_lock);
-	list_for_each_entry(ne, &ne_enclaves, node)
-		ne_enclave_event(ne);
+	list_for_each_entry(ne, &ne_enclaves, node) {
+		ne_enclave_get(ne);
+		list_add_tail(&ne->event_node, &visit);
+	}
 	mutex_unlock(&ne_enclaves_lock);
+
+	list_for_each_entry_safe(ne, next, &visit, event_node) {
+		list_del_init(&ne->event_node);
+		ne_enclave_event(ne);
+		ne_enclave_put(ne);
+	}
 }
 
 /**
