@@ -90,7 +90,7 @@ ne_suite_fetch() {
 	ne_suite_update "$suite"
 	mkdir -p "$dest"
 	for p in "$@"; do
-		f=$(ls "$d"/archives/"${p}"_*.deb 2>/dev/null | head -n1)
+		f=$(ls "$d"/archives/"${p}"_*.deb 2>/dev/null | head -n1 || true)
 		if [ -z "$f" ]; then
 			(cd "$d/archives" && ne_suite_apt "$suite" download "$p" >/dev/null) ||
 				ne_die "cannot download $p from $suite"
