@@ -515,6 +515,20 @@ static int add_pages_check_chunks(struct th_ctx *_th, int fd, uint64_t uid,
 	return runs;
 }
 
+/* MERGE_PAGES 2 MiB pages, with deferral on; NULL when the test skips. */
+static char *merge_pages(struct th_ctx *_th, int *ord, uint64_t *pa)
+{
+	char *p;
+
+	if (!emu_available())
+		SKIP(return NULL, "no emulator control (NE_EMU_CTL unset)");
+	if (defer_set(1))
+		SKIP(return NULL, "driver without cross-ioctl merging (defer_last_chunk)");
+	p = t_hp(_th, MERGE_PAGES * SZ_2M);
+	pages_by_pa(_th, p, MERGE_PAGES, ord, pa);
+	return p;
+}
+
 /*
  * One ioctl per 2 MiB page, in ascending physical order: the device gets one
  * chunk per physical run across the ioctls, the last one at START.
@@ -523,13 +537,10 @@ TEST_F(encl, merge, one_chunk_per_physical_run_across_ioctls)
 {
 	int ord[MERGE_PAGES], runs;
 	uint64_t pa[MERGE_PAGES];
-	char *p;
+	char *p = merge_pages(_th, ord, pa);
 
-	NEED_EMU();
-	if (defer_set(1))
-		SKIP(return, "driver without cross-ioctl merging (defer_last_chunk)");
-	p = t_hp(_th, MERGE_PAGES * SZ_2M);
-	pages_by_pa(_th, p, MERGE_PAGES, ord, pa);
+	if (!p)
+		return;
 	runs = add_pages_check_chunks(_th, self->fd, self->uid, p, MERGE_PAGES,
 				      ord, pa);
 	TH_LOG("%d pages in %d physical runs", MERGE_PAGES, runs);
@@ -543,13 +554,10 @@ TEST_F(encl, merge, descending_pages_keep_their_order)
 {
 	int ord[MERGE_PAGES], rev[MERGE_PAGES];
 	uint64_t pa[MERGE_PAGES];
-	char *p;
+	char *p = merge_pages(_th, ord, pa);
 
-	NEED_EMU();
-	if (defer_set(1))
-		SKIP(return, "driver without cross-ioctl merging (defer_last_chunk)");
-	p = t_hp(_th, MERGE_PAGES * SZ_2M);
-	pages_by_pa(_th, p, MERGE_PAGES, ord, pa);
+	if (!p)
+		return;
 	for (int i = 0; i < MERGE_PAGES; i++)
 		rev[i] = ord[MERGE_PAGES - 1 - i];
 	EXPECT_EQ(MERGE_PAGES, add_pages_check_chunks(_th, self->fd, self->uid,
