@@ -43,9 +43,9 @@ static void emit(const char *label, const struct bench_res *r,
  * see the same physical pages in the same order. Switching drivers unloads
  * the module, so before a switch nothing of ours may hold it: no enclave
  * fd, no device fd. The first group starts with the driver loaded now
- * (-C), then the order reverses from one size group to the next (A B,
- * B A, ...): the driver that ended a group starts the next one without a
- * switch, and neither driver is always measured first.
+ * (-C); the order reverses from one group (half a row, see halves()) to
+ * the next, so each row is A B B A and the next row starts without a
+ * switch.
  */
 static const char *dev_path = NE_DEV;
 static const char *loaded;	/* label this process last loaded, or NULL */
@@ -54,7 +54,27 @@ static unsigned int first;	/* the driver loaded at the start goes first */
 static unsigned int lost;	/* bit d: drivers[d] could not be loaded */
 static unsigned int nswitch;
 static uint64_t switch_ns, map_ns;
+static unsigned int rep_first, rep_last;	/* the reps of this half */
 static int map_quiet;		/* W6 children: the parent reports mapping */
+
+/*
+ * Each row is measured A B B A: its R reps in two halves (the first
+ * ceil(R/2), then the rest), the driver order reversed for the second, so
+ * a drift of the host's speed during the row weighs on both drivers alike.
+ * Returns the number of halves (1 when R = 1) and sets the reps of half h.
+ */
+static unsigned int halves(void)
+{
+	return opt->reps > 1 ? 2 : 1;
+}
+
+static void half_set(unsigned int h)
+{
+	unsigned int mid = (opt->reps + 1) / 2;
+
+	rep_first = h ? mid + 1 : 1;
+	rep_last = h ? opt->reps : mid;
+}
 
 /* Index of the k-th driver of the current group. */
 static unsigned int driver_at(unsigned int k)
@@ -323,28 +343,29 @@ static void window_end(struct bench_res *r, long c0, long m0)
 }
 
 /*
- * Rep 0 of each driver's block is a warm-up and is not recorded: the first
+ * The rep before each driver's block is a warm-up and is not recorded: the first
  * enclave after a driver switch pays for the module load and for the pool's
  * CPU hot-unplug settling. A failure is recorded whatever the rep.
  */
 static void emit_rep(const char *label, struct bench_res *r, const char *work,
 		     unsigned int size)
 {
-	if (!r->rep && !r->err)
-		return;
-	if (!r->rep)
-		r->rep = 1;
+	if (r->rep < rep_first) {
+		if (!r->err)
+			return;
+		r->rep = rep_first;
+	}
 	emit(label, r, work, size);
 }
 
-/* R reps of one enclave of the first npages; stops at the first failure. */
-static void work_memory_size(const struct layout *l, unsigned int size,
-			     const char *label)
+/* The reps of one enclave of the first npages; 1 after a failure. */
+static int work_memory_size(const struct layout *l, unsigned int size,
+			    const char *label)
 {
 	size_t npages = (size_t)size * MIB / l->page;
 	unsigned int rep;
 
-	for (rep = 0; rep <= opt->reps; rep++) {
+	for (rep = rep_first - 1; rep <= rep_last; rep++) {
 		struct bench_res r = { .rep = rep, .units = 1,
 				       .pages = (long)npages,
 				       .adjacent = layout_adjacent(l, npages) };
@@ -354,7 +375,7 @@ static void work_memory_size(const struct layout *l, unsigned int size,
 		if (efd < 0) {
 			r.err = -efd;
 			emit_rep(label, &r, opt->work, size);
-			break;
+			return 1;
 		}
 		window_begin(&r, &c0, &m0);
 		rc = enclave_setup(efd, l, npages);
@@ -365,8 +386,9 @@ static void work_memory_size(const struct layout *l, unsigned int size,
 			r.ns = 0;
 		emit_rep(label, &r, opt->work, size);
 		if (rc)
-			break;	/* the same call fails the same way every time */
+			return 1;	/* the same call fails the same way every time */
 	}
+	return 0;
 }
 
 /* One failed RES line per driver: the workload could not set up its memory. */
@@ -397,12 +419,19 @@ static int work_memory(size_t page, int per_page)
 			emit_all(opt->work, opt->sizes[i], -rc);
 		return rc;
 	}
-	for (i = 0; i < opt->nsizes; i++, group++) {
-		for (k = 0; k < opt->ndrivers; k++) {
-			unsigned int d = driver_at(k);
+	for (i = 0; i < opt->nsizes; i++) {
+		unsigned int failed = 0, h;
 
-			if (!driver_use(d))
-				work_memory_size(&l, opt->sizes[i], opt->drivers[d]);
+		for (h = 0; h < halves(); h++, group++) {
+			half_set(h);
+			for (k = 0; k < opt->ndrivers; k++) {
+				unsigned int d = driver_at(k);
+
+				if (!(failed & 1U << d) && !driver_use(d) &&
+				    work_memory_size(&l, opt->sizes[i],
+						     opt->drivers[d]))
+					failed |= 1U << d;
+			}
 		}
 	}
 	layout_free(&l);
@@ -415,7 +444,7 @@ static void work_lifecycle_reps(const struct layout *l, const char *label)
 	unsigned int rep, k;
 	int rc = 0;
 
-	for (rep = 0; rep <= opt->reps; rep++) {
+	for (rep = rep_first - 1; rep <= rep_last; rep++) {
 		struct bench_res r = { .rep = rep, .units = opt->units,
 				       .pages = (long)l->npages,
 				       .adjacent = layout_adjacent(l, l->npages) };
@@ -446,7 +475,7 @@ static void work_lifecycle_reps(const struct layout *l, const char *label)
 static int work_lifecycle(void)
 {
 	struct layout l;
-	unsigned int k;
+	unsigned int k, h;
 	int rc;
 
 	rc = layout_make(&l, 64 * MIB, PAGE_2M, 0);
@@ -454,13 +483,15 @@ static int work_lifecycle(void)
 		emit_all(opt->work, 64, -rc);
 		return rc;
 	}
-	for (k = 0; k < opt->ndrivers; k++) {
-		unsigned int d = driver_at(k);
+	for (h = 0; h < halves(); h++, group++) {
+		half_set(h);
+		for (k = 0; k < opt->ndrivers; k++) {
+			unsigned int d = driver_at(k);
 
-		if (!driver_use(d))
-			work_lifecycle_reps(&l, opt->drivers[d]);
+			if (!driver_use(d))
+				work_lifecycle_reps(&l, opt->drivers[d]);
+		}
 	}
-	group++;
 	layout_free(&l);
 	return 0;
 }
@@ -471,7 +502,7 @@ static void work_churn_reps(const char *label)
 	unsigned int rep, k;
 	int rc = 0;
 
-	for (rep = 0; rep <= opt->reps; rep++) {
+	for (rep = rep_first - 1; rep <= rep_last; rep++) {
 		struct bench_res r = { .rep = rep, .units = opt->units };
 		long c0, m0;
 
@@ -498,15 +529,17 @@ static void work_churn_reps(const char *label)
 /* W5: NE_CREATE_VM + close, units cycles per rep; no memory. */
 static int work_churn(void)
 {
-	unsigned int k;
+	unsigned int k, h;
 
-	for (k = 0; k < opt->ndrivers; k++) {
-		unsigned int d = driver_at(k);
+	for (h = 0; h < halves(); h++, group++) {
+		half_set(h);
+		for (k = 0; k < opt->ndrivers; k++) {
+			unsigned int d = driver_at(k);
 
-		if (!driver_use(d))
-			work_churn_reps(opt->drivers[d]);
+			if (!driver_use(d))
+				work_churn_reps(opt->drivers[d]);
+		}
 	}
-	group++;
 	return 0;
 }
 
@@ -711,7 +744,7 @@ static int work_two(void)
 	struct child c[2] = { { .pid = 0 }, { .pid = 0 } };
 	struct child_msg m[2];
 	uint64_t t0 = now_ns();
-	unsigned int k, rep;
+	unsigned int k, h, rep;
 	int i, err = 0;
 
 	/* A child that died must not kill us with SIGPIPE. */
@@ -733,29 +766,31 @@ static int work_two(void)
 	map_ns += t0;
 	printf("# W6: mapped and touched 2 x %u MiB in %.1f s\n", opt->sizes[0],
 	       (double)t0 / 1e9);
-	for (k = 0; k < opt->ndrivers && !c[0].dead && !c[1].dead; k++) {
-		unsigned int d = driver_at(k);
-		const char *label = opt->drivers[d];
+	for (h = 0; h < halves() && !c[0].dead && !c[1].dead; h++, group++) {
+		half_set(h);
+		for (k = 0; k < opt->ndrivers && !c[0].dead && !c[1].dead; k++) {
+			unsigned int d = driver_at(k);
+			const char *label = opt->drivers[d];
 
-		/* Nothing may hold the module while it is switched. */
-		if (!driver_ready(d) && children_order(c, 'r', m))
-			break;
-		if (driver_use(d))
-			continue;
-		err = children_order(c, 'o', m);
-		if (err) {
-			struct bench_res r = { .rep = 1, .err = err, .adjacent = -1 };
+			/* Nothing may hold the module while it is switched. */
+			if (!driver_ready(d) && children_order(c, 'r', m))
+				break;
+			if (driver_use(d))
+				continue;
+			err = children_order(c, 'o', m);
+			if (err) {
+				struct bench_res r = { .rep = 1, .err = err, .adjacent = -1 };
 
-			emit(label, &r, "W6c", opt->sizes[0]);
-			emit(label, &r, "W6s", opt->sizes[0]);
-		}
-		for (rep = 0; rep <= opt->reps && !err; rep++) {
-			err = work_two_round(c, label, rep, 1);
-			if (!err)
-				err = work_two_round(c, label, rep, 0);
+				emit(label, &r, "W6c", opt->sizes[0]);
+				emit(label, &r, "W6s", opt->sizes[0]);
+			}
+			for (rep = rep_first - 1; rep <= rep_last && !err; rep++) {
+				err = work_two_round(c, label, rep, 1);
+				if (!err)
+					err = work_two_round(c, label, rep, 0);
+			}
 		}
 	}
-	group++;
 	err = c[0].dead || c[1].dead ? EPIPE : 0;
 	if (err)
 		fprintf(stderr, "ne-bench: W6: a child process died\n");
