@@ -35,23 +35,6 @@ static inline u64 ne_page_huge_bytes(struct page *page)
 }
 #endif
 
-/* Unpin @nr pages of one hugepage (contiguous struct pages). */
-static inline void ne_unpin_range(struct page *page, unsigned long nr,
-				  bool dirty)
-{
-#ifdef HAVE_UNPIN_USER_PAGE_RANGE_DIRTY_LOCK
-	unpin_user_page_range_dirty_lock(page, nr, dirty);
-#else
-	unsigned long i;
-	struct page *p;
-
-	for (i = 0; i < nr; i++) {
-		p = page + i;
-		unpin_user_pages_dirty_lock(&p, 1, dirty);
-	}
-#endif
-}
-
 #ifdef HAVE_NOOP_LLSEEK
 #define NE_NOOP_LLSEEK	noop_llseek
 #else

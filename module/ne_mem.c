@@ -113,7 +113,7 @@ static void ne_mem_unpin(struct ne_mem_region *region, bool dirty)
 				/* Sized while pinned: unpinning may free it. */
 				page = pfn_to_page(PHYS_PFN(pos));
 				huge = ne_page_huge_bytes(page);
-				ne_unpin_range(page, 1, dirty);
+				unpin_user_pages_dirty_lock(&page, 1, dirty);
 				left -= huge;
 				pos += huge;
 			}
