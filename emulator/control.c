@@ -212,7 +212,7 @@ static void do_faults_list(struct ne_emu *emu, struct ne_buf *out)
 {
 	static const char *const kinds[] = {
 		[NE_FAULT_RC] = "rc", [NE_FAULT_DROP] = "drop",
-		[NE_FAULT_MALFORMED] = "malformed",
+		[NE_FAULT_MALFORMED] = "malformed", [NE_FAULT_LOST] = "lost",
 	};
 	const struct ne_fault *f;
 	unsigned int t;
@@ -241,7 +241,7 @@ static void do_fault(struct ne_emu *emu, char **av, int ac,
 		goto ok;
 	}
 	if (ac < 3)
-		ERR("usage: fault rc|drop|malformed CMD ... | fault clear");
+		ERR("usage: fault rc|drop|lost|malformed CMD ... | fault clear");
 	type = parse_cmd(av[2]);
 	if (type < 0)
 		ERR("unknown command type '%.64s'", av[2]);
@@ -252,6 +252,9 @@ static void do_fault(struct ne_emu *emu, char **av, int ac,
 		cnt_arg = 4;
 	} else if (!strcmp(av[1], "drop")) {
 		kind = NE_FAULT_DROP;
+		cnt_arg = 3;
+	} else if (!strcmp(av[1], "lost")) {
+		kind = NE_FAULT_LOST;
 		cnt_arg = 3;
 	} else if (!strcmp(av[1], "malformed")) {
 		kind = NE_FAULT_MALFORMED;

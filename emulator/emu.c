@@ -213,6 +213,7 @@ void ne_emu_command(struct ne_emu *emu, struct ne_devconn *c, uint32_t wire_id,
 	memset(&reply, 0, sizeof(reply));
 	switch (kind) {
 	case NE_FAULT_NONE:
+	case NE_FAULT_LOST:	/* the device did it; its reply is lost */
 		rc = ne_engine_cmd(&emu->engine, type, cmd->data,
 				   sizeof(cmd->data), &reply);
 		break;
@@ -240,9 +241,11 @@ void ne_emu_command(struct ne_emu *emu, struct ne_devconn *c, uint32_t wire_id,
 	}
 	ne_trace_describe(type, cmd->data, sizeof(cmd->data), desc,
 			  sizeof(desc));
-	if (kind == NE_FAULT_DROP) {
-		ne_log(wire_id, "seq=%llu %s: reply dropped (fault)",
-		       (unsigned long long)seq, desc);
+	if (kind == NE_FAULT_DROP || kind == NE_FAULT_LOST) {
+		ne_log(wire_id, "seq=%llu %s: %s (fault)",
+		       (unsigned long long)seq, desc,
+		       kind == NE_FAULT_LOST ? "done, reply lost" :
+		       "reply dropped");
 		return;
 	}
 	ne_log(wire_id, "seq=%llu %s rc=%d%s", (unsigned long long)seq, desc,

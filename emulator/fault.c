@@ -48,7 +48,7 @@ int ne_faults_arm(struct ne_faults *f, uint32_t type, enum ne_fault_kind kind,
 	if (type == NE_CMD_INVALID || type >= NE_CMD_MAX || !count)
 		return -EINVAL;
 	if (kind != NE_FAULT_RC && kind != NE_FAULT_DROP &&
-	    kind != NE_FAULT_MALFORMED)
+	    kind != NE_FAULT_MALFORMED && kind != NE_FAULT_LOST)
 		return -EINVAL;
 	if (kind == NE_FAULT_RC && rc >= 0)
 		return -EINVAL;

@@ -204,6 +204,7 @@ int ne_trace_format(const struct ne_trace_ent *ent, char *buf, size_t size)
 		[NE_FAULT_NONE] = "", [NE_FAULT_RC] = " fault=rc",
 		[NE_FAULT_DROP] = " fault=drop",
 		[NE_FAULT_MALFORMED] = " fault=malformed",
+		[NE_FAULT_LOST] = " fault=lost",
 	};
 	size_t pos = 0;
 	int ok_reply;
@@ -219,7 +220,7 @@ int ne_trace_format(const struct ne_trace_ent *ent, char *buf, size_t size)
 		pos += fmt_reply(ent->type, &ent->reply,
 				 buf + (pos < size ? pos : size),
 				 pos < size ? size - pos : 0);
-	if (ent->fault == NE_FAULT_DROP)
+	if (ent->fault == NE_FAULT_DROP || ent->fault == NE_FAULT_LOST)
 		APPEND(" rc=none");
 	else
 		APPEND(" rc=%" PRId32, ent->rc);

@@ -25,6 +25,7 @@ enum ne_fault_kind {
 	NE_FAULT_RC,
 	NE_FAULT_DROP,
 	NE_FAULT_MALFORMED,
+	NE_FAULT_LOST,		/* carried out, but no reply */
 };
 
 struct ne_trace_ent {

@@ -9,6 +9,7 @@
 #include <linux/bitmap.h>
 #include <linux/capability.h>
 #include <linux/cpu.h>
+#include <linux/cpuhotplug.h>
 #include <linux/cpumask.h>
 #include <linux/moduleparam.h>
 #include <linux/nitro_enclaves.h>
@@ -46,6 +47,17 @@ struct ne_cpu_pool {
 };
 
 static struct ne_cpu_pool ne_pool;
+
+/*
+ * The CPUs Linux must not bring online: the pool's, while it exists. Read
+ * by the hotplug callback without a lock (it runs while ne_pool_setup()
+ * or ne_pool_teardown() may hold ne_cpu_pool_lock); bits are set before a
+ * CPU is offlined and cleared before the driver onlines it.
+ */
+static struct cpumask ne_pool_cpus;
+static int ne_cpuhp_state = -1;
+/* Module exit has run: a late ne_cpus write must not offline anything. */
+static bool ne_pool_closed;
 
 static struct cpumask *ne_pool_core(unsigned int i)
 {
@@ -197,17 +209,28 @@ void ne_cpu_pool_put(const struct cpumask *reserved)
 	mutex_unlock(&ne_cpu_pool_lock);
 }
 
-/* Online every pool CPU and forget the pool. No enclave may exist. */
+/*
+ * Online the pool's CPUs and forget the pool. Cores still reserved belong
+ * to quarantined enclaves (module unload): they stay offline.
+ */
 static void ne_pool_teardown(void)
 {
 	unsigned int i, cpu;
 
 	lockdep_assert_held(&ne_cpu_pool_lock);
 
-	for (i = 0; i < ne_pool.nr_cores; i++)
-		for_each_cpu(cpu, ne_pool_core(i))
+	for (i = 0; i < ne_pool.nr_cores; i++) {
+		if (!test_bit(i, ne_pool.avail)) {
+			pr_warn("CPUs %*pbl stay offline: the device may still run an enclave on them\n",
+				cpumask_pr_args(ne_pool_core(i)));
+			continue;
+		}
+		for_each_cpu(cpu, ne_pool_core(i)) {
+			cpumask_clear_cpu(cpu, &ne_pool_cpus);
 			if (add_cpu(cpu) < 0)	/* 1: already online */
 				pr_warn_ratelimited("cannot online CPU %u\n", cpu);
+		}
+	}
 
 	kfree(ne_pool.cores);
 	bitmap_free(ne_pool.avail);
@@ -245,13 +268,17 @@ static bool ne_topo_core_in_set(const void *ctx, unsigned int cpu)
 	return cpumask_subset(topology_sibling_cpumask(cpu), ctx);
 }
 
-/* Offline the pool's CPUs; on failure online those already offlined. */
+/*
+ * Offline the pool's CPUs; on failure online those already offlined. Each
+ * is marked first, so nobody can bring it back once it is down.
+ */
 static int ne_pool_offline(const struct cpumask *set)
 {
 	unsigned int cpu, done;
 	int rc;
 
 	for_each_cpu(cpu, set) {
+		cpumask_set_cpu(cpu, &ne_pool_cpus);
 		rc = remove_cpu(cpu);
 		if (rc)
 			goto online_cpus;
@@ -261,11 +288,24 @@ static int ne_pool_offline(const struct cpumask *set)
 
 online_cpus:
 	for_each_cpu(done, set) {
+		cpumask_clear_cpu(done, &ne_pool_cpus);
 		if (done == cpu)
 			break;
 		add_cpu(done);
 	}
 	return rc;
+}
+
+/* CPU hotplug: a pool CPU is the enclaves', Linux may not online it. */
+static int ne_cpu_online(unsigned int cpu)
+{
+	if (cpumask_test_cpu(cpu, &ne_pool_cpus)) {
+		pr_warn_ratelimited("CPU %u belongs to the Nitro Enclaves CPU pool; clear ne_cpus to online it\n",
+				    cpu);
+		return -EBUSY;
+	}
+
+	return 0;
 }
 
 /* Build the pool from a validated, non-empty @set. */
@@ -362,7 +402,10 @@ static int ne_cpus_set(const char *val, const struct kernel_param *kp)
 	if (rc)
 		goto free_set;
 
-	/* Held across the check and the rebuild: NE_CREATE_VM cannot slip in. */
+	/*
+	 * Held across the check and the rebuild: NE_CREATE_VM cannot slip in.
+	 * Quarantined enclaves are listed too: their cores stay put.
+	 */
 	mutex_lock(&ne_enclaves_lock);
 	if (ne_misc_has_enclaves()) {
 		rc = -EPERM;
@@ -370,6 +413,10 @@ static int ne_cpus_set(const char *val, const struct kernel_param *kp)
 	}
 
 	mutex_lock(&ne_cpu_pool_lock);
+	if (ne_pool_closed) {
+		rc = -ENODEV;
+		goto unlock_pool;
+	}
 	ne_pool_teardown();
 	/*
 	 * An empty value only clears the pool and onlines its CPUs. Upstream
@@ -381,6 +428,7 @@ static int ne_cpus_set(const char *val, const struct kernel_param *kp)
 		if (!rc)
 			strscpy(ne_pool.str, buf, sizeof(ne_pool.str));
 	}
+unlock_pool:
 	mutex_unlock(&ne_cpu_pool_lock);
 unlock_enclaves:
 	mutex_unlock(&ne_enclaves_lock);
@@ -411,11 +459,36 @@ module_param_cb(ne_cpus, &ne_cpus_ops, NULL, 0644);
 MODULE_PARM_DESC(ne_cpus, "<cpu-list> - CPU pool used for Nitro Enclaves");
 
 /**
- * ne_cpu_pool_exit() - Give the pool's CPUs back to Linux (module exit).
+ * ne_cpu_pool_init() - Module init: refuse to online pool CPUs from now on.
+ *
+ * Return: 0 or the hotplug state setup's error.
+ */
+int ne_cpu_pool_init(void)
+{
+	int rc;
+
+	rc = cpuhp_setup_state_nocalls(CPUHP_AP_ONLINE_DYN,
+				       "virt/nitro_enclaves:online",
+				       ne_cpu_online, NULL);
+	if (rc < 0)
+		return rc;
+	ne_cpuhp_state = rc;
+
+	return 0;
+}
+
+/**
+ * ne_cpu_pool_exit() - Give the pool's CPUs back to Linux (module exit),
+ * but for the cores of quarantined enclaves. Later ne_cpus writes fail.
  */
 void ne_cpu_pool_exit(void)
 {
+	if (ne_cpuhp_state >= 0)
+		cpuhp_remove_state_nocalls(ne_cpuhp_state);
+	ne_cpuhp_state = -1;
+
 	mutex_lock(&ne_cpu_pool_lock);
 	ne_pool_teardown();
+	ne_pool_closed = true;
 	mutex_unlock(&ne_cpu_pool_lock);
 }

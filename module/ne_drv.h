@@ -26,12 +26,23 @@
  *
  * Lifetime
  * --------
- * An enclave is reference counted (ne_enclave.ref). Its file holds the
- * first reference; release tears the enclave down (DEAD), unlists it, then
- * drops that reference. A listed enclave therefore always has one, so
- * anyone holding ne_enclaves_lock may take another (the event handler
- * does, to use the enclave after dropping the lock). The last put frees
- * the structure, which by then holds no slot, page or core.
+ * An enclave is reference counted (ne_enclave.ref): one reference for its
+ * file, one for the enclave list while it is listed, one per visit of the
+ * event handler. Anyone holding ne_enclaves_lock may take another on a
+ * listed enclave. The last put frees the structure, which by then holds no
+ * slot, page or core (or, at module unload, leaks them on purpose).
+ *
+ * Outcome-unknown rule
+ * --------------------
+ * A device command that failed, timed out, or whose waiter was killed may
+ * still have been carried out. So pages and cores go back to Linux only
+ * once the device has confirmed that the slot is gone (SLOT_FREE
+ * succeeded, or the device does not know the slot). Until then the enclave
+ * is QUARANTINED: it stays listed with its pins and cores, and the driver
+ * asks the device again on every device event and on a backoff timer
+ * (ne_misc.c). A region whose SLOT_ADD_MEM outcome is unknown, and a core
+ * whose SLOT_ADD_VCPU outcome is unknown, stay held by their enclave in
+ * the same way.
  */
 
 #ifndef NE_DRV_H
@@ -100,15 +111,18 @@ struct ne_pci_dev {
  * @NE_STATE_INIT:	Created, being set up.
  * @NE_STATE_RUNNING:	Started.
  * @NE_STATE_STOPPED:	Ended on its own (the device said so).
- * @NE_STATE_DEAD:	Torn down: slot, pages and cores were released,
- *			because the PCI device went away or the file was
- *			released.
+ * @NE_STATE_DEAD:	Torn down: the device confirmed the slot is gone and
+ *			slot, pages and cores were released.
+ * @NE_STATE_QUARANTINED: Torn down, but the device has not confirmed that
+ *			the slot is gone: pages stay pinned and cores
+ *			reserved (and offline) until it does.
  */
 enum ne_state {
 	NE_STATE_INIT = NE_SLOT_STATE_INIT,
 	NE_STATE_RUNNING = NE_SLOT_STATE_RUNNING,
 	NE_STATE_STOPPED = NE_SLOT_STATE_STOPPED,
 	NE_STATE_DEAD = 0xfffe,
+	NE_STATE_QUARANTINED = 0xfffd,
 };
 
 /**
@@ -125,17 +139,24 @@ struct ne_pool_snapshot {
 
 /**
  * struct ne_enclave - One enclave (one slot in the device).
- * @ref:		References: the file's, and one per event handler
- *			visit in progress. The last put frees the enclave.
- * @node:		In the enclave list; ne_enclaves_lock.
+ * @ref:		References: the file's, the list's, and one per
+ *			event handler visit in progress.
+ * @node:		In the enclave list (empty once unlisted);
+ *			ne_enclaves_lock.
  * @event_node:		In the event handler's private list while it holds
  *			a reference; only the handler uses it (one at a
  *			time: one work item on an ordered workqueue).
- * @lock:		Guards every field below except @eventq and
- *			@release_work.
+ * @lock:		Guards every field below except @eventq. @has_event,
+ *			@state and @start_unknown are also read without it
+ *			(READ_ONCE; written with WRITE_ONCE under it).
  * @eventq:		poll() waiters.
  * @has_event:		The enclave ended (level-triggered EPOLLHUP).
  * @state:		enum ne_state.
+ * @start_unknown:	ENCLAVE_START was sent and did not succeed (or is
+ *			in flight): the device may run the enclave although
+ *			@state is INIT.
+ * @file_closed:	The enclave's file was released.
+ * @retries:		Reclaim attempts since the enclave was quarantined.
  * @slot_uid:		Device slot; 0 until SLOT_ALLOC succeeded (and the
  *			enclave is listed).
  * @pci:		The transport; NULL once the enclave is DEAD.
@@ -143,15 +164,16 @@ struct ne_pool_snapshot {
  * @pool:		The pool's shape when the enclave was created.
  * @reserved_cpus:	CPUs of the cores reserved for this enclave.
  * @vcpu_ids:		CPUs added to the enclave.
+ * @vcpus_unknown:	CPUs whose SLOT_ADD_VCPU outcome is unknown.
  * @nr_vcpus:		Weight of @vcpu_ids.
  * @mem_regions:	struct ne_mem_region list, in the order added.
+ * @held_regions:	Regions refused by the ioctl whose SLOT_ADD_MEM
+ *			outcome is unknown: pinned until the slot is freed.
  * @max_mem_regions:	The device's limit of physical chunks.
  * @nr_mem_regions:	Physical chunks given to the device or @pending.
  * @mem_size:		Bytes given to the device or @pending.
  * @pending:		The last chunk, held back so the next region can
  *			extend it (size 0: none). Sent before start.
- * @release_work:	Background teardown after the last close by an
- *			exiting process (no lock: the file is gone).
  */
 struct ne_enclave {
 	struct kref ref;
@@ -161,19 +183,23 @@ struct ne_enclave {
 	wait_queue_head_t eventq;
 	bool has_event;
 	u16 state;
+	bool start_unknown;
+	bool file_closed;
+	unsigned int retries;
 	u64 slot_uid;
 	struct ne_pci_dev *pci;
 	struct mm_struct *mm;
 	struct ne_pool_snapshot pool;
 	cpumask_var_t reserved_cpus;
 	cpumask_var_t vcpu_ids;
+	cpumask_var_t vcpus_unknown;
 	unsigned int nr_vcpus;
 	struct list_head mem_regions;
+	struct list_head held_regions;
 	u64 max_mem_regions;
 	u64 nr_mem_regions;
 	u64 mem_size;
 	struct ne_phys_range pending;
-	struct work_struct release_work;
 };
 
 /* ne_pci.c: the transport. */
@@ -190,16 +216,18 @@ extern struct mutex ne_enclaves_lock;
 bool ne_misc_has_enclaves(void);
 int ne_misc_attach(struct ne_pci_dev *ne_pci);
 void ne_misc_detach(struct ne_pci_dev *ne_pci);
+void ne_misc_unlist(struct ne_enclave *ne);
+void ne_misc_retry_soon(void);
 
 /* ne_enclave.c: enclave object, state machine, fops. */
 extern const struct file_operations ne_enclave_fops;
-int ne_enclave_init(void);
-void ne_enclave_exit(void);
 struct ne_enclave *ne_enclave_alloc(const struct ne_pool_snapshot *snap);
 void ne_enclave_get(struct ne_enclave *ne);
 void ne_enclave_put(struct ne_enclave *ne);
-void ne_enclave_kill(struct ne_enclave *ne);
-void ne_enclave_event(struct ne_enclave *ne);
+bool ne_enclave_kill(struct ne_enclave *ne);
+bool ne_enclave_event(struct ne_enclave *ne);
+void ne_enclave_abandon(struct ne_enclave *ne);
+int ne_enclave_describe(struct ne_enclave *ne, char *buf, size_t size);
 
 /* ne_cpu_pool.c: the CPU pool and the ne_cpus parameter. */
 int ne_cpu_pool_snapshot(struct ne_pool_snapshot *snap);
@@ -208,11 +236,14 @@ int ne_cpu_pool_pick(struct cpumask *reserved, const struct cpumask *used,
 int ne_cpu_pool_reserve(struct cpumask *reserved, unsigned int cpu);
 void ne_cpu_pool_unreserve(struct cpumask *reserved, unsigned int cpu);
 void ne_cpu_pool_put(const struct cpumask *reserved);
+int ne_cpu_pool_init(void);
 void ne_cpu_pool_exit(void);
 
 /* ne_mem.c: user memory regions. */
 int ne_mem_region_add(struct ne_enclave *ne, u64 uaddr, u64 size);
 int ne_mem_flush(struct ne_enclave *ne);
 void ne_mem_release(struct ne_enclave *ne);
+void ne_mem_abandon(struct ne_enclave *ne);
+u64 ne_mem_pinned_bytes(struct ne_enclave *ne);
 
 #endif /* NE_DRV_H */

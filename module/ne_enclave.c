@@ -24,29 +24,6 @@
 #define lockdep_assert_not_held(l)	((void)(l))
 #endif
 
-/* Background teardown of enclaves released by exiting processes. */
-static struct workqueue_struct *ne_release_wq;
-
-/**
- * ne_enclave_init() - Module init: the release workqueue.
- *
- * Return: 0 or -ENOMEM.
- */
-int ne_enclave_init(void)
-{
-	ne_release_wq = alloc_workqueue("ne_release_wq", WQ_UNBOUND, 0);
-
-	return ne_release_wq ? 0 : -ENOMEM;
-}
-
-/**
- * ne_enclave_exit() - Module exit: wait for background teardowns.
- */
-void ne_enclave_exit(void)
-{
-	destroy_workqueue(ne_release_wq);
-}
-
 /**
  * ne_enclave_alloc() - A new enclave in INIT state, owned by current->mm.
  * @snap:	The pool's shape, kept for the enclave's lifetime.
@@ -66,6 +43,8 @@ struct ne_enclave *ne_enclave_alloc(const struct ne_pool_snapshot *snap)
 		goto free_ne;
 	if (!zalloc_cpumask_var(&ne->vcpu_ids, GFP_KERNEL))
 		goto free_reserved;
+	if (!zalloc_cpumask_var(&ne->vcpus_unknown, GFP_KERNEL))
+		goto free_vcpu_ids;
 
 	kref_init(&ne->ref);
 	INIT_LIST_HEAD(&ne->node);
@@ -73,6 +52,7 @@ struct ne_enclave *ne_enclave_alloc(const struct ne_pool_snapshot *snap)
 	mutex_init(&ne->lock);
 	init_waitqueue_head(&ne->eventq);
 	INIT_LIST_HEAD(&ne->mem_regions);
+	INIT_LIST_HEAD(&ne->held_regions);
 	ne->state = NE_STATE_INIT;
 	ne->pool = *snap;
 	/* Held so the EIO check can never match a recycled mm. */
@@ -81,6 +61,8 @@ struct ne_enclave *ne_enclave_alloc(const struct ne_pool_snapshot *snap)
 
 	return ne;
 
+free_vcpu_ids:
+	free_cpumask_var(ne->vcpu_ids);
 free_reserved:
 	free_cpumask_var(ne->reserved_cpus);
 free_ne:
@@ -94,6 +76,7 @@ static void ne_enclave_free(struct kref *ref)
 	struct ne_enclave *ne = container_of(ref, struct ne_enclave, ref);
 
 	mmdrop(ne->mm);
+	free_cpumask_var(ne->vcpus_unknown);
 	free_cpumask_var(ne->vcpu_ids);
 	free_cpumask_var(ne->reserved_cpus);
 	mutex_destroy(&ne->lock);
@@ -122,38 +105,113 @@ void ne_enclave_put(struct ne_enclave *ne)
 	kref_put(&ne->ref, ne_enclave_free);
 }
 
+/* Does the device possibly run this enclave? */
+static bool ne_enclave_may_run(struct ne_enclave *ne)
+{
+	return ne->state == NE_STATE_RUNNING ||
+	       (ne->state != NE_STATE_STOPPED && ne->start_unknown);
+}
+
 /*
- * Give everything back: the slot to the device (best effort), the pages to
- * their owner and the cores to the pool. Local resources are released even
- * if the device refuses, so a faulty device cannot leak memory or cores.
- * The enclave is DEAD afterwards: nothing may use its device any more.
+ * Ask the device to give the slot up: ENCLAVE_STOP unless the enclave is
+ * known not to run, then SLOT_FREE. A timeout ends the attempt at once, so
+ * a dead device costs one command timeout, not one per command.
+ *
+ * Return: 0 once the device confirmed that the slot is gone (SLOT_FREE
+ * succeeded, or the device does not know the slot), else the error of the
+ * command that failed.
  */
-static void ne_enclave_teardown(struct ne_enclave *ne)
+static int ne_enclave_reclaim(struct ne_enclave *ne)
 {
 	struct ne_enclave_stop_req stop = { .slot_uid = ne->slot_uid };
 	struct ne_slot_free_req slot_free = { .slot_uid = ne->slot_uid };
 	struct ne_cmd_reply reply;
-	int stop_rc = 0, free_rc;
+	int rc;
 
 	lockdep_assert_held(&ne->lock);
 
-	if (ne->state != NE_STATE_INIT && ne->state != NE_STATE_STOPPED)
-		stop_rc = ne_pci_cmd_nokill(ne->pci, NE_CMD_ENCLAVE_STOP,
-					    &stop, sizeof(stop), &reply);
-	free_rc = ne_pci_cmd_nokill(ne->pci, NE_CMD_SLOT_FREE, &slot_free,
-				    sizeof(slot_free), &reply);
-	if (stop_rc || free_rc)
-		dev_err_ratelimited(&ne->pci->pdev->dev,
-				    "slot %llu: stop %d, free %d; resources released anyway\n",
-				    ne->slot_uid, stop_rc, free_rc);
+	if (ne_enclave_may_run(ne)) {
+		rc = ne_pci_cmd_nokill(ne->pci, NE_CMD_ENCLAVE_STOP, &stop,
+				       sizeof(stop), &reply);
+		if (rc == -ETIMEDOUT)
+			return rc;
+		/* SLOT_FREE decides: a device refuses it for a running slot. */
+	}
+
+	rc = ne_pci_cmd_nokill(ne->pci, NE_CMD_SLOT_FREE, &slot_free,
+			       sizeof(slot_free), &reply);
+	if (rc == -ENOENT)	/* the device does not know the slot */
+		rc = 0;
+
+	return rc;
+}
+
+/* The device confirmed: give pages to their owner, cores to the pool. */
+static void ne_enclave_release_all(struct ne_enclave *ne)
+{
+	lockdep_assert_held(&ne->lock);
 
 	ne_mem_release(ne);
 	ne_cpu_pool_put(ne->reserved_cpus);
 	cpumask_clear(ne->reserved_cpus);
 	cpumask_clear(ne->vcpu_ids);
+	cpumask_clear(ne->vcpus_unknown);
 	ne->nr_vcpus = 0;
 	ne->pci = NULL;
-	ne->state = NE_STATE_DEAD;
+	WRITE_ONCE(ne->start_unknown, false);
+	WRITE_ONCE(ne->state, NE_STATE_DEAD);
+}
+
+/*
+ * Tear the enclave down. If the device does not confirm, quarantine it:
+ * it keeps its pins and cores and stays listed, and the event handler and
+ * the retry timer ask the device again. One line says so.
+ *
+ * Return: true if everything was released (DEAD).
+ */
+static bool ne_enclave_teardown(struct ne_enclave *ne)
+{
+	int rc;
+
+	lockdep_assert_held(&ne->lock);
+
+	rc = ne_enclave_reclaim(ne);
+	if (!rc) {
+		ne_enclave_release_all(ne);
+		return true;
+	}
+
+	dev_warn(&ne->pci->pdev->dev,
+		 "slot %llu: device did not confirm the release (%d): %llu MiB stay pinned and CPUs %*pbl offline until it does\n",
+		 ne->slot_uid, rc, ne_mem_pinned_bytes(ne) >> 20,
+		 cpumask_pr_args(ne->reserved_cpus));
+	ne->retries = 0;
+	WRITE_ONCE(ne->state, NE_STATE_QUARANTINED);
+	ne_misc_retry_soon();
+
+	return false;
+}
+
+/* Ask the device again about a quarantined enclave. True once released. */
+static bool ne_enclave_retry(struct ne_enclave *ne)
+{
+	struct device *dev;
+
+	lockdep_assert_held(&ne->lock);
+
+	if (ne->state != NE_STATE_QUARANTINED || !ne->pci)
+		return false;
+
+	ne->retries++;
+	if (ne_enclave_reclaim(ne))
+		return false;
+
+	dev = &ne->pci->pdev->dev;
+	ne_enclave_release_all(ne);
+	dev_info(dev, "slot %llu: released after the device confirmed (%u retries)\n",
+		 ne->slot_uid, ne->retries);
+
+	return true;
 }
 
 /**
@@ -161,45 +219,52 @@ static void ne_enclave_teardown(struct ne_enclave *ne)
  * @ne:	A listed enclave.
  *
  * Its file stays open: poll reports EPOLLHUP and ioctls fail with -ENODEV.
+ * A quarantined enclave is asked about once more; if the device still does
+ * not confirm, its pages and cores stay held for good (no device is left to
+ * confirm).
  *
  * Context: ne_enclaves_lock held.
+ * Return: true if the enclave is DEAD and its file closed: the caller
+ * unlists it.
  */
-void ne_enclave_kill(struct ne_enclave *ne)
+bool ne_enclave_kill(struct ne_enclave *ne)
 {
+	bool unlist;
+
 	lockdep_assert_held(&ne_enclaves_lock);
 
 	mutex_lock(&ne->lock);
-	if (ne->state != NE_STATE_DEAD) {
+	if (ne->state == NE_STATE_QUARANTINED)
+		ne_enclave_retry(ne);
+	else if (ne->state != NE_STATE_DEAD)
 		ne_enclave_teardown(ne);
-		ne->has_event = true;
+	if (ne->state == NE_STATE_QUARANTINED && ne->pci) {
+		dev_warn(&ne->pci->pdev->dev,
+			 "slot %llu: device removed before it confirmed the release: its memory and CPUs stay held\n",
+			 ne->slot_uid);
+		ne->pci = NULL;
 	}
+	WRITE_ONCE(ne->has_event, true);
+	unlist = ne->state == NE_STATE_DEAD && ne->file_closed;
 	mutex_unlock(&ne->lock);
 
 	wake_up_interruptible(&ne->eventq);
+
+	return unlist;
 }
 
-/**
- * ne_enclave_event() - The device signalled an event: refresh a running
- * enclave's state.
- * @ne:	An enclave the caller holds a reference on; it may have been
- *	released (DEAD) since.
- *
- * A failed or inconsistent SLOT_INFO changes nothing.
- *
- * Context: the event workqueue. ne_enclaves_lock must not be held: this
- * waits for @ne's lock, which its owner may hold for long (pinning).
- */
-void ne_enclave_event(struct ne_enclave *ne)
+/* Refresh a running (or possibly running) enclave's state from the device. */
+static void ne_enclave_refresh(struct ne_enclave *ne)
 {
 	struct ne_slot_info_req req = { .slot_uid = ne->slot_uid };
 	struct ne_cmd_reply reply = {};
 	int rc;
 
-	lockdep_assert_not_held(&ne_enclaves_lock);
+	lockdep_assert_held(&ne->lock);
 
-	mutex_lock(&ne->lock);
-	if (ne->state != NE_STATE_RUNNING)
-		goto unlock;
+	if (ne->state != NE_STATE_RUNNING &&
+	    !(ne->state == NE_STATE_INIT && ne->start_unknown))
+		return;
 
 	rc = ne_pci_cmd_nokill(ne->pci, NE_CMD_SLOT_INFO, &req, sizeof(req),
 			       &reply);
@@ -209,24 +274,118 @@ void ne_enclave_event(struct ne_enclave *ne)
 		dev_err_ratelimited(&ne->pci->pdev->dev,
 				    "slot %llu: SLOT_INFO failed (%d)\n",
 				    ne->slot_uid, rc);
-		goto unlock;
+		return;
 	}
 
-	if (reply.state == NE_SLOT_STATE_RUNNING)
-		goto unlock;
+	switch (reply.state) {
+	case NE_SLOT_STATE_RUNNING:
+		/* A START whose reply was lost did start the enclave. */
+		WRITE_ONCE(ne->state, NE_STATE_RUNNING);
+		WRITE_ONCE(ne->start_unknown, false);
+		return;
+	case NE_SLOT_STATE_STOPPED:
+		WRITE_ONCE(ne->state, NE_STATE_STOPPED);
+		WRITE_ONCE(ne->start_unknown, false);
+		WRITE_ONCE(ne->has_event, true);
+		wake_up_interruptible(&ne->eventq);
+		return;
+	default:
+		/* INIT: a lost START did not start it; nothing changes. */
+		return;
+	}
+}
 
-	ne->state = NE_STATE_STOPPED;
-	ne->has_event = true;
-	wake_up_interruptible(&ne->eventq);
-unlock:
+/**
+ * ne_enclave_event() - The device signalled an event (or the retry timer
+ * fired): refresh a running enclave's state, or ask the device again about
+ * a quarantined one.
+ * @ne:	An enclave the caller holds a reference on; it may have been
+ *	released since.
+ *
+ * An enclave in INIT whose start is not in doubt has nothing to refresh:
+ * it is skipped without taking its lock, which its owner may hold for long
+ * (pinning), so one enclave's setup never delays another's EPOLLHUP. A
+ * failed or inconsistent SLOT_INFO changes nothing.
+ *
+ * Context: the event or retry work. ne_enclaves_lock must not be held.
+ * Return: true if the enclave is still quarantined on a present device.
+ */
+bool ne_enclave_event(struct ne_enclave *ne)
+{
+	u16 state = READ_ONCE(ne->state);
+	bool released = false, held;
+
+	lockdep_assert_not_held(&ne_enclaves_lock);
+
+	if (state != NE_STATE_RUNNING && state != NE_STATE_QUARANTINED &&
+	    !(state == NE_STATE_INIT && READ_ONCE(ne->start_unknown)))
+		return false;
+
+	mutex_lock(&ne->lock);
+	if (ne->state == NE_STATE_QUARANTINED)
+		released = ne_enclave_retry(ne) && ne->file_closed;
+	else
+		ne_enclave_refresh(ne);
+	held = ne->state == NE_STATE_QUARANTINED && ne->pci;
 	mutex_unlock(&ne->lock);
+
+	if (released)
+		ne_misc_unlist(ne);
+
+	return held;
+}
+
+/**
+ * ne_enclave_abandon() - Module unload with a quarantined enclave: forget it
+ * without releasing what the device may still use.
+ * @ne:	An unlisted enclave, its file closed; the caller's reference is
+ *	dropped.
+ *
+ * Its pages stay pinned and its cores offline for good: leaking them is
+ * safe, handing them back while an enclave may run on them is not.
+ */
+void ne_enclave_abandon(struct ne_enclave *ne)
+{
+	mutex_lock(&ne->lock);
+	pr_warn("%s: slot %llu unloaded in quarantine: %llu MiB stay pinned and CPUs %*pbl offline\n",
+		NE_DRV_NAME, ne->slot_uid, ne_mem_pinned_bytes(ne) >> 20,
+		cpumask_pr_args(ne->reserved_cpus));
+	ne_mem_abandon(ne);
+	cpumask_clear(ne->reserved_cpus);
+	mutex_unlock(&ne->lock);
+
+	ne_enclave_put(ne);
+}
+
+/**
+ * ne_enclave_describe() - One line for the quarantine listing.
+ * @ne:		A listed enclave.
+ * @buf:	Output.
+ * @size:	Bytes of @buf.
+ *
+ * Return: bytes written (0 if @ne is not quarantined).
+ */
+int ne_enclave_describe(struct ne_enclave *ne, char *buf, size_t size)
+{
+	int n = 0;
+
+	mutex_lock(&ne->lock);
+	if (ne->state == NE_STATE_QUARANTINED)
+		n = scnprintf(buf, size,
+			      "slot=%llu mem_mib=%llu cpus=%*pbl retries=%u device=%s\n",
+			      ne->slot_uid, ne_mem_pinned_bytes(ne) >> 20,
+			      cpumask_pr_args(ne->reserved_cpus), ne->retries,
+			      ne->pci ? "present" : "gone");
+	mutex_unlock(&ne->lock);
+
+	return n;
 }
 
 static int ne_enclave_check_init(struct ne_enclave *ne)
 {
 	lockdep_assert_held(&ne->lock);
 
-	if (ne->state == NE_STATE_DEAD)
+	if (ne->state == NE_STATE_DEAD || ne->state == NE_STATE_QUARANTINED)
 		return -ENODEV;
 	if (ne->state != NE_STATE_INIT)
 		return -NE_ERR_NOT_IN_INIT_STATE;
@@ -300,9 +459,20 @@ static long ne_enclave_ioctl_add_vcpu(struct ne_enclave *ne,
 	req.vcpu_id = vcpu_id;
 	rc = ne_pci_cmd(ne->pci, NE_CMD_SLOT_ADD_VCPU, &req, sizeof(req),
 			&reply);
-	if (rc)
-		goto unreserve_core;
+	/* A retry of a vCPU the device may already have: it says so. */
+	if (rc == -EEXIST && cpumask_test_cpu(vcpu_id, ne->vcpus_unknown))
+		rc = 0;
+	if (rc) {
+		/*
+		 * The device may have added the vCPU anyway: its core stays
+		 * reserved until the slot is freed. Adding the same vCPU
+		 * again completes it.
+		 */
+		cpumask_set_cpu(vcpu_id, ne->vcpus_unknown);
+		goto unlock;
+	}
 
+	cpumask_clear_cpu(vcpu_id, ne->vcpus_unknown);
 	cpumask_set_cpu(vcpu_id, ne->vcpu_ids);
 	ne->nr_vcpus++;
 	mutex_unlock(&ne->lock);
@@ -313,6 +483,7 @@ static long ne_enclave_ioctl_add_vcpu(struct ne_enclave *ne,
 	return 0;
 
 unreserve_core:
+	/* No command was sent: the core certainly is not the device's. */
 	if (reserved_new)
 		ne_cpu_pool_unreserve(ne->reserved_cpus, vcpu_id);
 unlock:
@@ -436,12 +607,18 @@ static long ne_enclave_ioctl_start(struct ne_enclave *ne,
 	req.slot_uid = ne->slot_uid;
 	req.enclave_cid = info.enclave_cid;
 	req.flags = info.flags;
+	/*
+	 * Until the device says it started, it may have: release then sends
+	 * ENCLAVE_STOP, and events refresh the state.
+	 */
+	WRITE_ONCE(ne->start_unknown, true);
 	rc = ne_pci_cmd(ne->pci, NE_CMD_ENCLAVE_START, &req, sizeof(req),
 			&reply);
 	if (rc)
 		goto unlock;
 
-	ne->state = NE_STATE_RUNNING;
+	WRITE_ONCE(ne->start_unknown, false);
+	WRITE_ONCE(ne->state, NE_STATE_RUNNING);
 	info.enclave_cid = reply.enclave_cid;
 	mutex_unlock(&ne->lock);
 
@@ -475,73 +652,43 @@ static long ne_enclave_ioctl(struct file *file, unsigned int cmd,
 	}
 }
 
-/* Level-triggered: once the enclave has ended, EPOLLHUP stays asserted. */
+/*
+ * Level-triggered: once the enclave has ended, EPOLLHUP stays asserted.
+ * Lock-free: a poller never waits behind an ioctl pinning memory.
+ */
 static __poll_t ne_enclave_poll(struct file *file, poll_table *wait)
 {
 	struct ne_enclave *ne = file->private_data;
-	__poll_t mask = 0;
 
 	poll_wait(file, &ne->eventq, wait);
 
-	mutex_lock(&ne->lock);
-	if (ne->has_event)
-		mask |= EPOLLHUP;
-	mutex_unlock(&ne->lock);
-
-	return mask;
+	return READ_ONCE(ne->has_event) ? EPOLLHUP : 0;
 }
 
 /*
- * Runs release's work: teardown (unless DEAD), unlist, drop the file's
- * reference. The teardown (device commands, unpinning) is done under the
- * enclave's lock only; the enclave stays listed until it is over, so the
- * ne_cpus setter cannot rebuild the pool while its cores are still held,
- * and PCI remove, which kills listed enclaves, finds it DEAD or waits for
- * the lock. An event handler may still hold a reference: it finds the
- * enclave DEAD and leaves it alone.
+ * The last close, also by an exiting process: the enclave is torn down
+ * before release returns, so once the process is reaped its pages and
+ * cores are back (or quarantined). The device commands ignore signals but
+ * each is bounded by cmd_timeout_ms, and a timeout ends the teardown (the
+ * enclave is quarantined, the retry timer goes on).
  */
-static void ne_enclave_destroy(struct ne_enclave *ne)
-{
-	bool listed;
-
-	mutex_lock(&ne->lock);
-	/* Listed once SLOT_ALLOC succeeded, before the file was reachable. */
-	listed = ne->slot_uid;
-	if (listed && ne->state != NE_STATE_DEAD)
-		ne_enclave_teardown(ne);
-	mutex_unlock(&ne->lock);
-
-	if (listed) {
-		mutex_lock(&ne_enclaves_lock);
-		list_del(&ne->node);
-		mutex_unlock(&ne_enclaves_lock);
-	}
-
-	ne_enclave_put(ne);
-}
-
-static void ne_enclave_release_work(struct work_struct *work)
-{
-	ne_enclave_destroy(container_of(work, struct ne_enclave, release_work));
-}
-
 static int ne_enclave_release(struct inode *inode, struct file *file)
 {
 	struct ne_enclave *ne = file->private_data;
+	bool unlist;
 
-	/*
-	 * A dying process (killed while a device command was outstanding,
-	 * say) must not wait for the device: its enclave is torn down in the
-	 * background. An explicit close() tears down before returning, so the
-	 * slot is gone when close() returns.
-	 */
-	if ((current->flags & PF_EXITING) && ne->slot_uid) {
-		INIT_WORK(&ne->release_work, ne_enclave_release_work);
-		queue_work(ne_release_wq, &ne->release_work);
-		return 0;
-	}
+	mutex_lock(&ne->lock);
+	ne->file_closed = true;
+	/* Listed once SLOT_ALLOC succeeded, before the file was reachable. */
+	if (ne->slot_uid && ne->state != NE_STATE_DEAD &&
+	    ne->state != NE_STATE_QUARANTINED)
+		ne_enclave_teardown(ne);
+	unlist = ne->slot_uid && ne->state == NE_STATE_DEAD;
+	mutex_unlock(&ne->lock);
 
-	ne_enclave_destroy(ne);
+	if (unlist)
+		ne_misc_unlist(ne);
+	ne_enclave_put(ne);
 
 	return 0;
 }

@@ -21,6 +21,7 @@
  * per ioctl at least.
  */
 
+#include <linux/hugetlb_inline.h>
 #include <linux/list.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -207,16 +208,55 @@ static int ne_mem_pin(struct ne_enclave *ne, struct ne_mem_region *region)
 	return 0;
 }
 
+/*
+ * Upstream's rule, kept for its answer to a size-0 region: the new region
+ * starts inside an existing one, or an existing one starts inside it.
+ */
 static bool ne_mem_overlaps(struct ne_enclave *ne, u64 uaddr, u64 size)
 {
-	struct ne_mem_region *region;
+	struct ne_mem_region *r;
 
-	list_for_each_entry(region, &ne->mem_regions, node)
-		if (uaddr < region->uaddr + region->size &&
-		    region->uaddr < uaddr + size)
+	list_for_each_entry(r, &ne->mem_regions, node)
+		if ((r->uaddr <= uaddr && uaddr < r->uaddr + r->size) ||
+		    (uaddr <= r->uaddr && r->uaddr < uaddr + size))
 			return true;
 
 	return false;
+}
+
+/*
+ * Refuse memory that is not hugetlb before pinning any of it: long-term
+ * pinning refuses some such mappings (shared file mappings, on 6.5+) with
+ * an EFAULT that would hide the real reason. A read-only hugetlb mapping
+ * is refused with EFAULT, as the write pin would: the enclave writes its
+ * memory, and must not write a page its owner cannot. A hole is left to
+ * the pinning, which reports it (EFAULT) where it is.
+ */
+static int ne_mem_check_vmas(u64 uaddr, u64 size)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	u64 addr = uaddr;
+	int rc = 0;
+
+	mmap_read_lock(mm);
+	while (addr < uaddr + size) {
+		vma = find_vma(mm, addr);
+		if (!vma || vma->vm_start > addr)
+			break;
+		if (!is_vm_hugetlb_page(vma)) {
+			rc = -NE_ERR_MEM_NOT_HUGE_PAGE;
+			break;
+		}
+		if (!(vma->vm_flags & VM_WRITE)) {
+			rc = -EFAULT;
+			break;
+		}
+		addr = vma->vm_end;
+	}
+	mmap_read_unlock(mm);
+
+	return rc;
 }
 
 /* Chunks this region adds to the enclave's count (pending extension free). */
@@ -268,8 +308,9 @@ static void ne_mem_account(struct ne_enclave *ne, const struct ne_phys_range *cu
 static int ne_mem_next_run(struct ne_enclave *ne, struct ne_phys_range *cur,
 			   const struct ne_phys_range *run,
 			   const struct ne_phys_range *old, bool *from_old,
-			   bool *region_sent)
+			   bool *region_sent, bool *region_tried)
 {
+	bool ours;
 	int rc;
 
 	if (ne_phys_range_follows(cur, run->start)) {
@@ -278,13 +319,15 @@ static int ne_mem_next_run(struct ne_enclave *ne, struct ne_phys_range *cur,
 	}
 
 	if (cur->size) {
+		/* Does @cur hold pages of this region, or only the old chunk? */
+		ours = !*from_old || cur->size != old->size;
+		*region_tried |= ours;
 		rc = ne_mem_send(ne, cur);
 		if (rc)
 			return rc;
 		ne_mem_account(ne, cur, old, *from_old);
 		ne->pending.size = 0;
-		if (!*from_old || cur->size != old->size)
-			*region_sent = true;
+		*region_sent |= ours;
 	}
 	*cur = *run;
 	*from_old = false;
@@ -294,14 +337,15 @@ static int ne_mem_next_run(struct ne_enclave *ne, struct ne_phys_range *cur,
 
 /*
  * Send the region's runs after the pending chunk, merging where they touch,
- * and hold the last one back. If no byte of the region reached the device, *@region_sent stays
- * false and the enclave is as before (the old pending chunk may have been
+ * and hold the last one back. If no byte of the region reached the device,
+ * *@region_sent stays false and the enclave is as before (the old pending chunk may have been
  * sent, which changes no total). Otherwise a failure is a partial success,
  * as upstream: what was sent stays counted, the region stays pinned until
- * release.
+ * release. *@region_tried says whether a command carrying the region's
+ * pages was sent at all: if it failed, the device may hold them anyway.
  */
 static int ne_mem_commit(struct ne_enclave *ne, struct ne_mem_region *region,
-			 bool *region_sent)
+			 bool *region_sent, bool *region_tried)
 {
 	const struct ne_phys_range old = ne->pending;
 	struct ne_phys_range cur = old;
@@ -313,13 +357,15 @@ static int ne_mem_commit(struct ne_enclave *ne, struct ne_mem_region *region,
 	list_for_each_entry(chunk, &region->chunks, node) {
 		for (i = 0; i < chunk->runs.nr; i++) {
 			rc = ne_mem_next_run(ne, &cur, &chunk->r[i], &old,
-					     &from_old, region_sent);
+					     &from_old, region_sent,
+					     region_tried);
 			if (rc)
 				return rc;
 		}
 	}
 
 	if (!READ_ONCE(defer_last_chunk)) {
+		*region_tried = true;
 		rc = ne_mem_send(ne, &cur);
 		if (rc)
 			return rc;
@@ -344,12 +390,13 @@ static int ne_mem_commit(struct ne_enclave *ne, struct ne_mem_region *region,
  *
  * Context: @ne->lock held.
  * Return: 0 or the errno of spec §1.5, in its order; on error nothing is
- * left pinned unless part of the region already reached the device.
+ * left pinned unless part of the region reached the device, or a command
+ * carrying it failed (then it is held until the slot is freed).
  */
 int ne_mem_region_add(struct ne_enclave *ne, u64 uaddr, u64 size)
 {
 	struct ne_mem_region *region;
-	bool region_sent = false;
+	bool region_sent = false, region_tried = false;
 	u64 new_chunks;
 	int rc;
 
@@ -366,6 +413,9 @@ int ne_mem_region_add(struct ne_enclave *ne, u64 uaddr, u64 size)
 	/* As upstream: a zero size passes the checks above, then fails here. */
 	if (!size)
 		return -ENOMEM;
+	rc = ne_mem_check_vmas(uaddr, size);
+	if (rc)
+		return rc;
 
 	region = kzalloc(sizeof(*region), GFP_KERNEL);
 	if (!region)
@@ -384,12 +434,16 @@ int ne_mem_region_add(struct ne_enclave *ne, u64 uaddr, u64 size)
 		goto free_region;
 	}
 
-	rc = ne_mem_commit(ne, region, &region_sent);
-	if (!region_sent)
-		goto free_region;
-
-	list_add_tail(&region->node, &ne->mem_regions);
-	return rc;
+	rc = ne_mem_commit(ne, region, &region_sent, &region_tried);
+	if (region_sent) {
+		list_add_tail(&region->node, &ne->mem_regions);
+		return rc;
+	}
+	if (region_tried) {
+		/* Refused, but the device may hold it: pinned until freed. */
+		list_add_tail(&region->node, &ne->held_regions);
+		return rc;
+	}
 
 free_region:
 	ne_mem_region_free(region, false);
@@ -421,7 +475,7 @@ int ne_mem_flush(struct ne_enclave *ne)
 
 /**
  * ne_mem_release() - Unpin and free every region (memory written back).
- * @ne:	The enclave, stopped or dead.
+ * @ne:	The enclave; the device confirmed its slot is gone.
  *
  * Context: @ne->lock held.
  */
@@ -431,6 +485,7 @@ void ne_mem_release(struct ne_enclave *ne)
 
 	lockdep_assert_held(&ne->lock);
 
+	list_splice_tail_init(&ne->held_regions, &ne->mem_regions);
 	list_for_each_entry_safe(region, tmp, &ne->mem_regions, node) {
 		list_del(&region->node);
 		ne_mem_region_free(region, true);
@@ -439,4 +494,50 @@ void ne_mem_release(struct ne_enclave *ne)
 	ne->pending.size = 0;
 	ne->nr_mem_regions = 0;
 	ne->mem_size = 0;
+}
+
+/**
+ * ne_mem_abandon() - Forget every region but keep its pages pinned, for
+ * good: the device may still use them and nobody is left to ask.
+ * @ne:	The enclave.
+ *
+ * Context: @ne->lock held.
+ */
+void ne_mem_abandon(struct ne_enclave *ne)
+{
+	struct ne_mem_region *region, *tmp;
+
+	lockdep_assert_held(&ne->lock);
+
+	list_splice_tail_init(&ne->held_regions, &ne->mem_regions);
+	list_for_each_entry_safe(region, tmp, &ne->mem_regions, node) {
+		list_del(&region->node);
+		region->pinned = 0;	/* the pins are leaked on purpose */
+		ne_mem_region_free(region, false);
+	}
+	ne->pending.size = 0;
+	ne->nr_mem_regions = 0;
+	ne->mem_size = 0;
+}
+
+/**
+ * ne_mem_pinned_bytes() - Bytes the enclave holds pinned.
+ * @ne:	The enclave.
+ *
+ * Context: @ne->lock held.
+ * Return: the pinned bytes of its regions, refused ones included.
+ */
+u64 ne_mem_pinned_bytes(struct ne_enclave *ne)
+{
+	struct ne_mem_region *region;
+	u64 bytes = 0;
+
+	lockdep_assert_held(&ne->lock);
+
+	list_for_each_entry(region, &ne->mem_regions, node)
+		bytes += region->pinned;
+	list_for_each_entry(region, &ne->held_regions, node)
+		bytes += region->pinned;
+
+	return bytes;
 }

@@ -24,6 +24,19 @@ static LIST_HEAD(ne_enclaves);
 /* The device enclaves are created on; ne_enclaves_lock. */
 static struct ne_pci_dev *ne_pci_published;
 
+/*
+ * One visit of the listed enclaves at a time (event handler or retry timer):
+ * a visit strings its references through ne_enclave.event_node.
+ */
+static DEFINE_MUTEX(ne_visit_lock);
+
+/* Quarantined enclaves are asked about again after this, doubling to max. */
+#define NE_RETRY_MIN_MS		1000
+#define NE_RETRY_MAX_MS		60000
+static unsigned int ne_retry_ms = NE_RETRY_MIN_MS;	/* ne_visit_lock */
+static void ne_misc_retry_fn(struct work_struct *work);
+static DECLARE_DELAYED_WORK(ne_retry_work, ne_misc_retry_fn);
+
 /**
  * ne_misc_has_enclaves() - Does any enclave exist (even a DEAD one).
  *
@@ -95,6 +108,7 @@ static int ne_misc_create_vm(u64 __user *uslot)
 	ne->slot_uid = slot_uid;
 	ne->max_mem_regions = reply.mem_regions;
 	ne->pci = ne_pci;
+	ne_enclave_get(ne);	/* the list's */
 	list_add_tail(&ne->node, &ne_enclaves);
 
 	/* A user fault may block (userfaultfd): not under the global lock. */
@@ -151,23 +165,55 @@ static struct miscdevice ne_miscdev = {
 	.mode	= 0660,
 };
 
-/*
- * The device signalled an event: ask the device for the state of every
- * running enclave. An enclave may hold its lock for long (pinning a large
- * region), so the list lock is held only to take a reference on each listed
- * enclave; the enclaves are visited after it is dropped. Enclaves created meanwhile are
- * in INIT (nothing to refresh); those released meanwhile are DEAD.
- *
- * The references are kept on a list through ne_enclave.event_node, so an
- * event costs no allocation, whatever the number of enclaves. Only this
- * handler uses that node, and it never runs twice at once: one device is
- * published at a time, its events run from one work item on an ordered
- * workqueue, and detaching the device waits for a running handler.
+/**
+ * ne_misc_unlist() - Take a released enclave off the list (once).
+ * @ne:	The enclave; the caller holds a reference other than the list's.
  */
-static void ne_misc_event(struct ne_pci_dev *ne_pci)
+void ne_misc_unlist(struct ne_enclave *ne)
+{
+	bool listed;
+
+	mutex_lock(&ne_enclaves_lock);
+	listed = !list_empty(&ne->node);
+	if (listed)
+		list_del_init(&ne->node);
+	mutex_unlock(&ne_enclaves_lock);
+
+	if (listed)
+		ne_enclave_put(ne);
+}
+
+/**
+ * ne_misc_retry_soon() - An enclave was quarantined: ask the device again
+ * about it after the shortest backoff.
+ */
+void ne_misc_retry_soon(void)
+{
+	WRITE_ONCE(ne_retry_ms, NE_RETRY_MIN_MS);
+	mod_delayed_work(system_wq, &ne_retry_work,
+			 msecs_to_jiffies(NE_RETRY_MIN_MS));
+}
+
+/*
+ * Visit every listed enclave: refresh the running ones, ask the device
+ * again about the quarantined ones. An enclave may hold its lock for long
+ * (pinning a large region), so the list lock is held only to take a
+ * reference on each; the enclaves are visited after it is dropped.
+ * Enclaves created meanwhile are in INIT (nothing to refresh); those
+ * released meanwhile are DEAD.
+ *
+ * The references are kept on a list through ne_enclave.event_node, so a
+ * visit costs no allocation, whatever the number of enclaves.
+ *
+ * Return: the number of enclaves still quarantined.
+ */
+static unsigned int ne_misc_visit(void)
 {
 	struct ne_enclave *ne, *next;
+	unsigned int quarantined = 0;
 	LIST_HEAD(visit);
+
+	lockdep_assert_held(&ne_visit_lock);
 
 	mutex_lock(&ne_enclaves_lock);
 	list_for_each_entry(ne, &ne_enclaves, node) {
@@ -178,10 +224,63 @@ static void ne_misc_event(struct ne_pci_dev *ne_pci)
 
 	list_for_each_entry_safe(ne, next, &visit, event_node) {
 		list_del_init(&ne->event_node);
-		ne_enclave_event(ne);
+		if (ne_enclave_event(ne))
+			quarantined++;
 		ne_enclave_put(ne);
 	}
+
+	return quarantined;
 }
+
+/* The device signalled an event. */
+static void ne_misc_event(struct ne_pci_dev *ne_pci)
+{
+	mutex_lock(&ne_visit_lock);
+	ne_misc_visit();
+	mutex_unlock(&ne_visit_lock);
+}
+
+/* The retry timer: ask again, backing off while the device refuses. */
+static void ne_misc_retry_fn(struct work_struct *work)
+{
+	unsigned int ms;
+
+	mutex_lock(&ne_visit_lock);
+	if (ne_misc_visit()) {
+		ms = min(READ_ONCE(ne_retry_ms) * 2, (unsigned int)NE_RETRY_MAX_MS);
+		WRITE_ONCE(ne_retry_ms, ms);
+		/* Not mod_: an enclave quarantined meanwhile keeps its sooner timer. */
+		queue_delayed_work(system_wq, &ne_retry_work,
+				   msecs_to_jiffies(ms));
+	}
+	mutex_unlock(&ne_visit_lock);
+}
+
+/*
+ * /sys/module/nitro_enclaves/parameters/quarantine (read-only): one line
+ * per quarantined enclave, "slot=UID mem_mib=N cpus=LIST retries=N
+ * device=present|gone"; empty when nothing is held.
+ */
+static int ne_quarantine_get(char *buf, const struct kernel_param *kp)
+{
+	struct ne_enclave *ne;
+	int n = 0;
+
+	mutex_lock(&ne_enclaves_lock);
+	list_for_each_entry(ne, &ne_enclaves, node)
+		n += ne_enclave_describe(ne, buf + n, PAGE_SIZE - n);
+	mutex_unlock(&ne_enclaves_lock);
+
+	return n;
+}
+
+static const struct kernel_param_ops ne_quarantine_ops = {
+	.get	= ne_quarantine_get,
+};
+
+module_param_cb(quarantine, &ne_quarantine_ops, NULL, 0444);
+MODULE_PARM_DESC(quarantine,
+		 "Enclaves whose release the device has not confirmed (read-only)");
 
 /**
  * ne_misc_attach() - Publish a probed device and create /dev/nitro_enclaves.
@@ -229,7 +328,7 @@ unpublish:
  */
 void ne_misc_detach(struct ne_pci_dev *ne_pci)
 {
-	struct ne_enclave *ne;
+	struct ne_enclave *ne, *next;
 
 	mutex_lock(&ne_enclaves_lock);
 	if (ne_pci_published != ne_pci) {
@@ -242,8 +341,12 @@ void ne_misc_detach(struct ne_pci_dev *ne_pci)
 	ne_pci_set_event_fn(ne_pci, NULL);
 
 	mutex_lock(&ne_enclaves_lock);
-	list_for_each_entry(ne, &ne_enclaves, node)
-		ne_enclave_kill(ne);
+	list_for_each_entry_safe(ne, next, &ne_enclaves, node) {
+		if (ne_enclave_kill(ne)) {
+			list_del_init(&ne->node);
+			ne_enclave_put(ne);
+		}
+	}
 	ne_pci_published = NULL;
 	mutex_unlock(&ne_enclaves_lock);
 }
@@ -252,28 +355,44 @@ static int __init ne_init(void)
 {
 	int rc;
 
-	rc = ne_enclave_init();
+	rc = ne_cpu_pool_init();
 	if (rc)
 		goto exit_pool;
 
 	rc = pci_register_driver(&ne_pci_driver);
 	if (rc)
-		goto exit_enclave;
+		goto exit_pool;
 
 	return 0;
 
-exit_enclave:
-	ne_enclave_exit();
 exit_pool:
 	/* ne_cpus may have been given at load time. */
 	ne_cpu_pool_exit();
 	return rc;
 }
 
+/*
+ * Whatever is still listed after the device is gone is quarantined (every
+ * enclave file is closed, or the module would be in use): say so and leave
+ * its pages pinned and its cores offline.
+ */
+static void ne_misc_abandon_all(void)
+{
+	struct ne_enclave *ne, *next;
+
+	mutex_lock(&ne_enclaves_lock);
+	list_for_each_entry_safe(ne, next, &ne_enclaves, node) {
+		list_del_init(&ne->node);
+		ne_enclave_abandon(ne);
+	}
+	mutex_unlock(&ne_enclaves_lock);
+}
+
 static void __exit ne_exit(void)
 {
 	pci_unregister_driver(&ne_pci_driver);
-	ne_enclave_exit();
+	cancel_delayed_work_sync(&ne_retry_work);
+	ne_misc_abandon_all();
 	ne_cpu_pool_exit();
 }
 

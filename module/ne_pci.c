@@ -10,6 +10,7 @@
 #include <linux/io.h>
 #include <linux/module.h>
 #include <linux/pci.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 
 #include "ne_drv.h"
@@ -62,7 +63,8 @@ static int ne_pci_wait_reply(struct ne_pci_dev *ne_pci, bool killable,
  * cannot be taken for the next command's. Past the deadline give up on it
  * and go on: a device that dropped one command must not block later ones.
  */
-static int ne_pci_drain(struct ne_pci_dev *ne_pci, bool killable)
+static int ne_pci_drain(struct ne_pci_dev *ne_pci, bool killable,
+			bool no_wait)
 {
 	int rc;
 
@@ -70,6 +72,8 @@ static int ne_pci_drain(struct ne_pci_dev *ne_pci, bool killable)
 
 	if (!ne_pci->outstanding)
 		return 0;
+	if (no_wait)
+		return -EBUSY;
 
 	rc = ne_pci_wait_reply(ne_pci, killable, ne_pci->deadline);
 	if (rc == -EINTR)
@@ -84,10 +88,15 @@ static int ne_pci_drain(struct ne_pci_dev *ne_pci, bool killable)
 	return 0;
 }
 
+/* How ne_pci_submit() waits. */
+#define NE_WAIT_KILLABLE	BIT(0)	/* a fatal signal ends the wait */
+#define NE_WAIT_NO_LATE		BIT(1)	/* -EBUSY rather than wait for a late reply */
+
 static int ne_pci_submit(struct ne_pci_dev *ne_pci, enum ne_cmd_type type,
 			 const void *req, size_t req_size,
-			 struct ne_cmd_reply *reply, bool killable)
+			 struct ne_cmd_reply *reply, unsigned int how)
 {
+	bool killable = how & NE_WAIT_KILLABLE;
 	int rc;
 
 	if (type <= NE_CMD_INVALID || type >= NE_CMD_MAX || !req ||
@@ -99,7 +108,7 @@ static int ne_pci_submit(struct ne_pci_dev *ne_pci, enum ne_cmd_type type,
 	else if (mutex_lock_killable(&ne_pci->cmd_lock))
 		return -EINTR;
 
-	rc = ne_pci_drain(ne_pci, killable);
+	rc = ne_pci_drain(ne_pci, killable, how & NE_WAIT_NO_LATE);
 	if (rc)
 		goto unlock;
 
@@ -149,7 +158,8 @@ unlock:
 int ne_pci_cmd(struct ne_pci_dev *ne_pci, enum ne_cmd_type type,
 	       const void *req, size_t req_size, struct ne_cmd_reply *reply)
 {
-	return ne_pci_submit(ne_pci, type, req, req_size, reply, true);
+	return ne_pci_submit(ne_pci, type, req, req_size, reply,
+			     NE_WAIT_KILLABLE);
 }
 
 /**
@@ -162,16 +172,19 @@ int ne_pci_cmd(struct ne_pci_dev *ne_pci, enum ne_cmd_type type,
  *
  * Release of a killed process, PCI remove and the event worker still need
  * the device's answer: the wait ignores signals (and does not count as a
- * hung task) but stays bounded by cmd_timeout_ms.
+ * hung task) but stays bounded by cmd_timeout_ms. An exiting process does
+ * not wait for the late reply of a command whose waiter was killed (most
+ * likely its own): it gets -EBUSY and leaves the enclave to the retries.
  *
  * Context: process context; may sleep.
- * Return: as ne_pci_cmd(), never -EINTR.
+ * Return: as ne_pci_cmd(), never -EINTR; -EBUSY as above.
  */
 int ne_pci_cmd_nokill(struct ne_pci_dev *ne_pci, enum ne_cmd_type type,
 		      const void *req, size_t req_size,
 		      struct ne_cmd_reply *reply)
 {
-	return ne_pci_submit(ne_pci, type, req, req_size, reply, false);
+	return ne_pci_submit(ne_pci, type, req, req_size, reply,
+			     current->flags & PF_EXITING ? NE_WAIT_NO_LATE : 0);
 }
 
 /**

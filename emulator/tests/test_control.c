@@ -227,6 +227,18 @@ static void test_faults(void)
 	ok(strstr(ctl("trace"), "fault=malformed") != NULL,
 	   "trace marks fault=malformed");
 
+	ok(!strcmp(ctl("fault lost SLOT_ALLOC"), "ok\n"), "fault lost");
+	submit(NE_CMD_SLOT_ALLOC, 0, 0, 0);
+	is(recv_msg(&h, &r), -1, "fault lost: no reply at all");
+	is(emu.engine.nr_slots, 2, "fault lost: the slot was allocated anyway");
+	ok(strstr(ctl("trace"), "rc=none lat_us=0 fault=lost") != NULL,
+	   "trace marks fault=lost");
+	ok(strstr(ctl("fault list"), "kind=") == NULL, "fault lost: used up");
+	ctl("fault lost SLOT_FREE");
+	ok(strstr(ctl("fault list"), "F cmd=SLOT_FREE kind=lost") != NULL,
+	   "fault list shows kind=lost");
+	ctl("fault clear");
+
 	ctl("fault drop SLOT_COUNT 3");
 	ctl("fault rc SLOT_COUNT -5");
 	ok(!strcmp(ctl("fault clear"), "ok\n") &&

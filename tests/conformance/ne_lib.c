@@ -565,3 +565,91 @@ int kmsg_driver_lines(int kfd, const char *bdf)
 	}
 	return n;
 }
+
+/* ---- the driver's quarantine ---- */
+
+void quarantine_read(struct quarantine *q)
+{
+	char buf[4096], *line, *save = NULL;
+	int fd = open(NE_QUARANTINE_PATH, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	memset(q, 0, sizeof(*q));
+	if (fd < 0) {
+		q->n = -errno;
+		return;
+	}
+	r = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (r < 0) {
+		q->n = -EIO;
+		return;
+	}
+	buf[r] = 0;
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		unsigned long long uid = 0;
+		long mib = 0;
+		char cpus[256] = "";
+
+		if (sscanf(line, "slot=%llu mem_mib=%ld cpus=%255s", &uid,
+			   &mib, cpus) < 2)
+			continue;
+		if (q->n < (int)(sizeof(q->uid) / sizeof(q->uid[0])))
+			q->uid[q->n] = uid;
+		q->n++;
+		q->mem_mib += mib;
+		/* cpulist: count a-b ranges and single CPUs */
+		for (char *c = cpus, *e; *c; c = e) {
+			long lo = strtol(c, &e, 10), hi = lo;
+
+			if (e == c)
+				break;
+			if (*e == '-')
+				hi = strtol(e + 1, &e, 10);
+			q->ncpus += (int)(hi - lo + 1);
+			if (*e == ',')
+				e++;
+		}
+	}
+}
+
+int quarantine_has(const struct quarantine *q, uint64_t uid)
+{
+	for (int i = 0; i < q->n && i < 16; i++)
+		if (q->uid[i] == uid)
+			return 1;
+	return 0;
+}
+
+int quarantine_drain(int timeout_ms)
+{
+	struct quarantine q;
+
+	for (int waited = 0;; waited += 250) {
+		quarantine_read(&q);
+		if (q.n <= 0 || waited >= timeout_ms)
+			return q.n < 0 ? 0 : q.n;
+		if (emu_available())
+			emu_cmd(NULL, 0, "event");
+		usleep(250 * 1000);
+	}
+}
+
+int pool_avail_cpus(int dev)
+{
+	uint64_t uid;
+	int fd = ne_create(dev, &uid), n = 0;
+
+	if (fd < 0)
+		return fd == -NE_ERR_NO_CPUS_AVAIL_IN_POOL ? 0 : fd;
+	for (;;) {
+		uint32_t id = 0;
+
+		if (ne_add_vcpu(fd, &id))
+			break;
+		n++;
+	}
+	close(fd);
+	return n;
+}

@@ -103,6 +103,28 @@ const char *t_emu_state(struct th_ctx *_th, uint64_t uid);
 			FAIL("emulator command failed (%d): %s", _er, _eb); \
 	} while (0)
 
+/* ---- the driver's quarantine (this project's module parameter) ---- */
+#define NE_QUARANTINE_PATH NE_PARAM_DIR "/quarantine"
+
+struct quarantine {
+	int n;			/* enclaves held, -errno if unreadable */
+	long mem_mib;		/* their pinned memory */
+	int ncpus;		/* their CPUs */
+	uint64_t uid[16];
+};
+
+/* Read and parse the quarantine listing; q->n < 0 if there is none. */
+void quarantine_read(struct quarantine *q);
+/* Is this slot in the quarantine listing? */
+int quarantine_has(const struct quarantine *q, uint64_t uid);
+/*
+ * Ask the driver to retry (an emulator event) until its quarantine is
+ * empty or timeout_ms passed; returns the number still held.
+ */
+int quarantine_drain(int timeout_ms);
+/* CPUs the pool hands out now (an enclave takes them all, then closes). */
+int pool_avail_cpus(int dev);
+
 /* Wait for a forked helper and return its exit code (or 128+sig). */
 int wait_child(int pid, int timeout_ms);
 

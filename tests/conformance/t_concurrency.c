@@ -610,3 +610,115 @@ TEST_F_TIMEOUT(dev, concurrency, setup_does_not_wait_for_other_pinning, 300)
 	EXPECT_LT(b_end, clk->end_ns,
 		  "the second enclave's setup waited for the first's pinning");
 }
+
+/*
+ * B pins never-touched hugepages in a thread for seconds; returns 0 with
+ * the thread started and B's ioctl still running after 1 s, or a reason
+ * (the test skips) with nothing left running.
+ */
+static const char *slow_pin_start(struct th_ctx *_th, int dev,
+				  struct slow_pin *b, pthread_t *t)
+{
+	double rate;
+
+	b->size = pin_size(&rate);
+	if (!b->size)
+		return "no room for the slow region's hugepages";
+	b->p = hp_map_untouched(b->size);
+	if (!b->p)
+		return "mmap of the slow region failed";
+	emu_cmd(NULL, 0, "set mem-regions %zu", b->size / SZ_2M + 16);
+	if (b->fd < 0)
+		b->fd = t_create(_th, dev, NULL);
+	if (pthread_create(t, NULL, slow_pin_thread, b))
+		return "pthread_create failed";
+	usleep(1000 * 1000);
+	if (atomic_load(&b->done)) {
+		pthread_join(*t, NULL);
+		return "the slow region was pinned within 1 s";
+	}
+	return NULL;
+}
+
+/* poll() reads the enclave's state without its lock. */
+TEST_F_TIMEOUT(dev, concurrency, poll_does_not_wait_for_pinning, 300)
+{
+	struct slow_pin b = { .fd = -1 };
+	struct pollfd pf;
+	const char *why;
+	long long t0, dt;
+	pthread_t t;
+	int r;
+
+	NEED_EMU();
+	why = slow_pin_start(_th, self->dev, &b, &t);
+	if (why) {
+		if (b.fd >= 0)
+			close(b.fd);
+		if (b.p)
+			munmap(b.p, b.size);
+		SKIP(return, "premise does not hold: %s", why);
+	}
+	pf = (struct pollfd){ .fd = b.fd, .events = POLLIN | POLLHUP };
+	t0 = now_us();
+	r = poll(&pf, 1, 0);
+	dt = now_us() - t0;
+	pthread_join(t, NULL);
+	TH_LOG("poll() took %lld ms; the pinning %lld ms", dt / 1000,
+	       (b.t1 - b.t0) / 1000);
+	EXPECT_EQ(0, r, "nothing to report on an enclave in INIT");
+	EXPECT_LT(dt / 1000, 500, "poll() waited for the pinning ioctl");
+	EXPECT_RC(0, b.rc, "the slow NE_SET_USER_MEMORY_REGION");
+	close(b.fd);
+	munmap(b.p, b.size);
+}
+
+/*
+ * B, created first, pins for seconds; A, created after it, runs and ends.
+ * A's EPOLLHUP must not wait for B's pinning, although the event handler
+ * visits B first.
+ */
+TEST_F_TIMEOUT(dev, concurrency, hup_not_delayed_by_earlier_pinning_enclave, 300)
+{
+	struct slow_pin b = { .fd = -1 };
+	struct pollfd pf;
+	const char *why;
+	long long t0, t_hup;
+	uint64_t ua;
+	pthread_t t;
+	int a, r;
+
+	NEED_EMU();
+	b.fd = t_create(_th, self->dev, NULL);	/* first in the list */
+	a = t_create(_th, self->dev, &ua);
+	t_make_running(_th, a);
+	why = slow_pin_start(_th, self->dev, &b, &t);
+	if (why) {
+		close(a);
+		close(b.fd);
+		if (b.p)
+			munmap(b.p, b.size);
+		SKIP(return, "premise does not hold: %s", why);
+	}
+	t0 = now_us();
+	r = emu_cmd(NULL, 0, "end %llu", (unsigned long long)ua);
+	pf = (struct pollfd){ .fd = a, .events = POLLIN | POLLHUP };
+	if (!r)
+		r = poll(&pf, 1, 60000) == 1 ? 0 : -1;
+	t_hup = now_us();
+	pthread_join(t, NULL);
+	TH_LOG("A's EPOLLHUP came %lld ms after its end; B pinned %lld ms and ended %lld ms after A's end",
+	       (t_hup - t0) / 1000, (b.t1 - b.t0) / 1000, (b.t1 - t0) / 1000);
+	EXPECT_EQ(0, r, "A ended and got EPOLLHUP");
+	EXPECT_RC(0, b.rc, "the slow NE_SET_USER_MEMORY_REGION");
+	if (b.t1 - t0 < 3000 * 1000LL)
+		TH_LOG("premise weak: B ended %lld ms after A's end",
+		       (b.t1 - t0) / 1000);
+	else
+		EXPECT_LT(t_hup, b.t1,
+			  "A's EPOLLHUP waited for B's pinning to end");
+	close(a);
+	close(b.fd);
+	munmap(b.p, b.size);
+	EXPECT_EQ(0, t_emu_nslots(_th));
+}

@@ -136,6 +136,58 @@ TEST_F(encl, fault, slot_add_vcpu_rc_propagates)
 	EMU("fault clear");
 }
 
+static int add_id(int fd, uint32_t id)
+{
+	return ne_add_vcpu(fd, &id);
+}
+
+/*
+ * SLOT_ADD_VCPU fails: the device may have added the vCPU anyway, so its
+ * core stays with the enclave, out of the pool, until the slot is freed;
+ * adding the same vCPU again completes it.
+ */
+TEST_F(dev, fault, addvcpu_device_error_keeps_core_until_freed)
+{
+	int a = t_create(_th, self->dev, NULL);
+	int b = t_create(_th, self->dev, NULL);
+
+	NEED_EMU();
+	EMU("fault rc SLOT_ADD_VCPU -16");
+	EXPECT_RC(-EBUSY, add_id(a, 2));
+	EXPECT_RC(-NE_ERR_VCPU_NOT_IN_CPU_POOL, add_id(b, 2),
+		  "the core of a vCPU the device may hold stays reserved");
+	EXPECT_RC(0, add_id(a, 2), "adding the same vCPU again completes it");
+	EXPECT_RC(0, add_id(a, 3));
+	close(a);
+	EXPECT_RC(0, add_id(b, 2), "the core is back once the slot is freed");
+	close(b);
+}
+
+/*
+ * The device adds the vCPU but its reply is lost: the retry gets EEXIST
+ * from the device, which the driver takes as done, and the enclave starts
+ * with that core.
+ */
+TEST_F(encl, fault, addvcpu_lost_reply_retry_completes)
+{
+	char old[32];
+	uint64_t cid = 0;
+
+	NEED_EMU();
+	if (sysfs_read(TIMEOUT_PARAM, old, sizeof(old)) ||
+	    sysfs_write(TIMEOUT_PARAM, "800"))
+		SKIP(return, "no writable cmd_timeout_ms");
+	t_add_mem(_th, self->fd, t_hp(_th, SZ_64M), SZ_64M);
+	EMU("fault lost SLOT_ADD_VCPU");
+	EXPECT_RC(-ETIMEDOUT, add_id(self->fd, 2));
+	EXPECT_RC(-NE_ERR_FULL_CORES_NOT_USED, ne_start(self->fd, 0, &cid),
+		  "vCPU 2 is not the enclave's yet");
+	EXPECT_RC(0, add_id(self->fd, 2), "the retry completes it");
+	EXPECT_RC(0, add_id(self->fd, 3));
+	EXPECT_RC(0, ne_start(self->fd, 0, &cid));
+	EXPECT_EQ(0, strcmp("RUNNING", t_emu_state(_th, self->uid)));
+}
+
 TEST_F(encl, fault, enclave_start_rc_keeps_init_and_retry_works)
 {
 	uint64_t cid = 0;

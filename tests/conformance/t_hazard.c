@@ -21,21 +21,6 @@ static int add_id(int fd, uint32_t id)
 	return ne_add_vcpu(fd, &id);
 }
 
-TEST_F(dev, hazard, addvcpu_core_returned_on_device_error)
-{
-	int a = t_create(_th, self->dev, NULL);
-	int b = t_create(_th, self->dev, NULL);
-
-	NEED_EMU();
-	EMU("fault rc SLOT_ADD_VCPU -16");
-	EXPECT_RC(-EBUSY, add_id(a, 2));
-	EMU("fault clear");
-	EXPECT_RC(0, add_id(b, 2),
-		  "the core reserved by the failed ADD_VCPU must go back to the pool");
-	close(a);
-	close(b);
-}
-
 static int child_add2(void *arg)
 {
 	return add_id(*(int *)arg, 2);

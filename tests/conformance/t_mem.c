@@ -5,9 +5,11 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <linux/memfd.h>
 
@@ -289,6 +291,72 @@ TEST_F(encl, set_mem, shmem_memfd_not_huge)
 			  ne_set_mem(self->fd, 0, a(m), SZ_2M));
 	munmap(m, 2 * SZ_2M);
 	close(mfd);
+}
+
+/* 2 MiB of addresses aligned to 2 MiB, reserved (PROT_NONE), or NULL. */
+static char *aligned_hole(void **base)
+{
+	void *m = mmap(NULL, 2 * SZ_2M, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	*base = m;
+	return m == MAP_FAILED ? NULL : aligned_in(m);
+}
+
+/*
+ * A shared mapping of a regular file is not hugetlb: refused as such before
+ * any pin (long-term pinning refuses some file mappings with EFAULT on
+ * 6.5+, which hides the reason).
+ */
+TEST_F(encl, set_mem, shared_file_not_huge)
+{
+	char path[] = "/tmp/ne-conf-fileXXXXXX";
+	void *base, *m;
+	char *p;
+	int fd;
+
+	mkdir("/tmp", 01777);
+	fd = mkstemp(path);
+	ASSERT_LE(0, fd, "mkstemp");
+	unlink(path);
+	ASSERT_EQ(0, ftruncate(fd, SZ_2M));
+	p = aligned_hole(&base);
+	ASSERT_NE(NULL, p);
+	m = mmap(p, SZ_2M, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 fd, 0);
+	ASSERT_EQ(p, m, "mmap of the file");
+	memset(p, 1, SZ_2M);
+	EXPECT_RC(-NE_ERR_MEM_NOT_HUGE_PAGE, ne_set_mem(self->fd, 0, a(p), SZ_2M));
+	munmap(base, 2 * SZ_2M);
+	close(fd);
+}
+
+/*
+ * A read-only hugetlb mapping is refused with EFAULT: the enclave writes
+ * its memory, and must not write pages their owner cannot. (Upstream pins
+ * without FOLL_WRITE and accepts it.)
+ */
+TEST_F(encl, set_mem, readonly_hugetlb_refused)
+{
+	char *p = t_hp(_th, SZ_2M);
+
+	ASSERT_EQ(0, mprotect(p, SZ_2M, PROT_READ));
+	EXPECT_RC(-EFAULT, ne_set_mem(self->fd, 0, a(p), SZ_2M));
+	ASSERT_EQ(0, mprotect(p, SZ_2M, PROT_READ | PROT_WRITE));
+	EXPECT_RC(0, ne_set_mem(self->fd, 0, a(p), SZ_2M),
+		  "the same memory once writable");
+}
+
+/* Upstream's overlap rule: a size-0 region inside an existing one overlaps. */
+TEST_F(encl, set_mem, size_zero_at_existing_region)
+{
+	char *p = t_hp(_th, 2 * SZ_2M);
+
+	t_add_mem(_th, self->fd, p, SZ_2M);
+	EXPECT_RC(-NE_ERR_MEM_REGION_ALREADY_USED, ne_set_mem(self->fd, 0, a(p), 0),
+		  "size 0 at the start of a region");
+	EXPECT_RC(-ENOMEM, ne_set_mem(self->fd, 0, a(p + SZ_2M), 0),
+		  "size 0 next to it still fails with ENOMEM");
 }
 
 TEST_F(dev, set_mem, max_regions_from_device)

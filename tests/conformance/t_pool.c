@@ -212,3 +212,21 @@ TEST(pool, failed_write_leaves_consistent_state)
 		close(fd);
 	close(dev);
 }
+
+/*
+ * A pool CPU belongs to the enclaves: an admin bringing it online would let
+ * NE_ADD_VCPU hand a CPU Linux is using to an enclave. Refused (EBUSY)
+ * while it is in the pool; clearing the pool onlines it.
+ */
+TEST(pool, pool_cpu_cannot_be_onlined)
+{
+	pool_clear(_th);
+	ASSERT_RC(0, pool_write("4-5"));
+	EXPECT_RC(-EBUSY, cpu_set_online(4, 1), "onlining a pool CPU");
+	EXPECT_EQ(0, cpu_online(4), "the pool CPU stays offline");
+	EXPECT_RC(0, cpu_set_online(2, 1), "a CPU outside the pool is not refused");
+	pool_clear(_th);
+	EXPECT_EQ(1, cpu_online(4), "clearing the pool onlines it");
+	EXPECT_RC(0, cpu_set_online(4, 0), "and Linux can offline it again");
+	EXPECT_RC(0, cpu_set_online(4, 1), "and online it again");
+}
