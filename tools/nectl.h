@@ -15,6 +15,8 @@
 #define NE_MODULE_NAME		"nitro_enclaves"
 #define NE_DEV_PATH		"/dev/nitro_enclaves"
 #define NE_CPUS_PARAM		"/sys/module/nitro_enclaves/parameters/ne_cpus"
+/* This project's module: enclaves whose release the device has not confirmed. */
+#define NE_QUARANTINE_PARAM	"/sys/module/nitro_enclaves/parameters/quarantine"
 #define NE_CONFIG_PATH		"/etc/nitro_enclaves/allocator.yaml"
 #define NE_PCI_VENDOR		0x1d0f
 #define NE_PCI_DEVICE		0xe4c1

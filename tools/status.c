@@ -32,9 +32,42 @@ struct ne_status_data {
 	struct ne_topo topo;
 	int nr_hp;
 	struct ne_hp_node hp[NE_MAX_NODES];
+	int nr_quar;		/* quarantined enclaves, -1: no listing */
+	struct ne_quar {
+		uint64_t slot, mem_mib;
+		unsigned int retries;
+		char cpus[128], device[16];
+	} quar[16];
 	const char *hints[8];
 	int nr_hints;
 };
+
+/*
+ * The module's quarantine listing: one line per enclave whose release the
+ * device has not confirmed, "slot=U mem_mib=N cpus=LIST retries=N
+ * device=present|gone". Absent with other drivers (nr_quar -1).
+ */
+static void read_quarantine(struct ne_status_data *s)
+{
+	char path[4096], buf[4096], *line, *save = NULL;
+	struct ne_quar q;
+
+	s->nr_quar = -1;
+	ne_path(path, sizeof(path), NE_QUARANTINE_PARAM);
+	if (ne_read_str(path, buf, sizeof(buf)))
+		return;
+	s->nr_quar = 0;
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		memset(&q, 0, sizeof(q));
+		if (sscanf(line, "slot=%" SCNu64 " mem_mib=%" SCNu64
+			   " cpus=%127s retries=%u device=%15s", &q.slot,
+			   &q.mem_mib, q.cpus, &q.retries, q.device) != 5)
+			continue;
+		if (s->nr_quar < (int)(sizeof(s->quar) / sizeof(s->quar[0])))
+			s->quar[s->nr_quar++] = q;
+	}
+}
 
 static void find_device(struct ne_dev_info *d)
 {
@@ -92,6 +125,7 @@ static void gather(struct ne_status_data *s)
 			if (ne_cpuset_has(&s->pool, cpu) && !s->topo.cpu[cpu].online)
 				s->pool_offline++;
 	}
+	read_quarantine(s);
 	for (node = 0; node < s->topo.nr_nodes && s->nr_hp < NE_MAX_NODES; node++)
 		if (!ne_hp_read(node, s->topo.numa_sysfs, &s->hp[s->nr_hp]))
 			s->nr_hp++;
@@ -112,6 +146,9 @@ static void gather(struct ne_status_data *s)
 			"(loaded by path, or the file changed since): reload with 'nectl unload; nectl load'";
 	if (s->mod.loaded && s->pool_readable && !s->pool_raw[0])
 		s->hints[s->nr_hints++] = "no CPU pool: run 'nectl pool set --count N'";
+	if (s->nr_quar > 0)
+		s->hints[s->nr_hints++] = "enclaves in quarantine: the device has not confirmed their release, "
+			"so their memory stays pinned and their CPUs offline; the driver keeps asking (see dmesg)";
 }
 
 static uint64_t hp_free_bytes(const struct ne_hp_node *hn)
@@ -159,6 +196,12 @@ static void print_text(const struct ne_status_data *s)
 		}
 		printf("%s\n", s->hp[i].nr_sizes ? " free/total)" : "");
 	}
+	if (s->nr_quar >= 0)
+		printf("quarantine: %d enclave%s\n", s->nr_quar, s->nr_quar == 1 ? "" : "s");
+	for (i = 0; i < s->nr_quar; i++)
+		printf("            slot %" PRIu64 ": %" PRIu64 " MiB pinned, CPUs %s offline, %u retries, device %s\n",
+		       s->quar[i].slot, s->quar[i].mem_mib, s->quar[i].cpus,
+		       s->quar[i].retries, s->quar[i].device);
 	for (i = 0; i < s->nr_hints; i++)
 		printf("hint:       %s\n", s->hints[i]);
 }
@@ -219,7 +262,22 @@ static void print_json(const struct ne_status_data *s)
 			       s->hp[i].sz[j].free);
 		printf("]}");
 	}
-	printf("],\"hints\":[");
+	printf("],\"quarantine\":");
+	if (s->nr_quar < 0)
+		printf("null");
+	else {
+		printf("[");
+		for (i = 0; i < s->nr_quar; i++) {
+			printf("%s{\"slot\":%" PRIu64 ",\"mem_mib\":%" PRIu64 ",\"cpus\":",
+			       i ? "," : "", s->quar[i].slot, s->quar[i].mem_mib);
+			json_str(s->quar[i].cpus);
+			printf(",\"retries\":%u,\"device\":", s->quar[i].retries);
+			json_str(s->quar[i].device);
+			printf("}");
+		}
+		printf("]");
+	}
+	printf(",\"hints\":[");
 	for (i = 0; i < s->nr_hints; i++) {
 		printf("%s", i ? "," : "");
 		json_str(s->hints[i]);

@@ -91,6 +91,22 @@ check "status --json shows the pool" \
 check "status --json shows the hugepages" \
 	'python3 -c "import json,sys; d=json.loads(sys.argv[1]); s=[x for x in d[\"hugepages\"][0][\"sizes\"] if x[\"size_kb\"]==2048][0]; assert s[\"total\"]==64" "$json"'
 check "status text names the pool" '"$NECTL" --root "$R" status | grep -q "cpu pool:   4-7"'
+# The module's quarantine listing: absent (other drivers), empty, two enclaves.
+check "status --json: no quarantine listing is null" \
+	'"$NECTL" --root "$R" status --json | grep -q "\"quarantine\":null"'
+QP=$R/sys/module/nitro_enclaves/parameters/quarantine
+: >"$QP"
+check "status: an empty quarantine" '"$NECTL" --root "$R" status | grep -q "^quarantine: 0 enclaves$"'
+printf 'slot=7 mem_mib=64 cpus=2-3 retries=4 device=present\nslot=9 mem_mib=2048 cpus=4,5 retries=0 device=gone\n' >"$QP"
+qtext=$("$NECTL" --root "$R" status)
+check "status: quarantine count" 'grep -q "^quarantine: 2 enclaves$" <<<"$qtext"'
+check "status: quarantined slot line" 'grep -q "slot 9: 2048 MiB pinned, CPUs 4,5 offline, 0 retries, device gone" <<<"$qtext"'
+check "status: quarantine hint" 'grep -q "^hint: .*quarantine" <<<"$qtext"'
+qjson=$("$NECTL" --root "$R" status --json)
+check "status --json with a quarantine is valid JSON" 'python3 -c "import json,sys; json.loads(sys.argv[1])" "$qjson"'
+check "status --json lists the quarantined slots" \
+	'python3 -c "import json,sys; q=json.loads(sys.argv[1])[\"quarantine\"]; assert [e[\"slot\"] for e in q]==[7,9] and q[1][\"mem_mib\"]==2048 and q[0][\"cpus\"]==\"2-3\" and q[1][\"device\"]==\"gone\", q" "$qjson"'
+rm -f "$QP"
 
 # allocate: config errors change nothing; a good config sets pool + hugepages.
 cat >"$TMP/bad.yaml" <<'EOF'
