@@ -38,8 +38,9 @@ struct emuctl {
 typedef int emuctl_line_fn(void *arg, const char *line);
 
 /*
- * Open PATH: a character device is a serial port, anything else a unix
- * socket. 0 or -errno; c->fd is -1 after a failure.
+ * Open PATH into C (not open already): a character device is a serial
+ * port, anything else a unix socket. 0 or -errno; c->fd is -1 after a
+ * failure.
  */
 int emuctl_open(struct emuctl *c, const char *path);
 void emuctl_close(struct emuctl *c);
