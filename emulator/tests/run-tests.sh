@@ -32,7 +32,7 @@ if command -v valgrind >/dev/null 2>&1 && [ -z "$NE_NO_VALGRIND" ]; then
 	run "test_daemon (daemon under valgrind)" env \
 	    NE_EMU_WRAP="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99" \
 	    NE_EMU_SLOW=1 "$B/tests/test_daemon"
-	for t in test_engine test_control test_devlink; do
+	for t in test_engine test_control test_devlink test_ctlclient; do
 		run "$t (under valgrind)" valgrind -q --leak-check=full \
 		    --errors-for-leak-kinds=definite,indirect \
 		    --error-exitcode=99 "$B/tests/$t"

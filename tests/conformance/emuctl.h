@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Emulator control client: speaks the line protocol on the tty (or unix
- * socket) named by $NE_EMU_CTL, and parses the `slots` listing.
+ * Emulator control for the suite: the channel named by $NE_EMU_CTL (the
+ * guest tty, or a unix socket when the suite runs on the host), opened on
+ * first use and kept. The protocol itself is emulator/ctlclient.c; the
+ * slot types and emu_find_slot() come from its header.
  */
 #ifndef NE_EMUCTL_H
 #define NE_EMUCTL_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "../../emulator/ctlclient.h"
 
 /* Is the emulator control channel configured ($NE_EMU_CTL set)? */
 int emu_available(void);
@@ -23,31 +27,8 @@ int emu_cmd(char *out, size_t outsz, const char *fmt, ...)
 /* Drop the cached channel (call after fork in the child that uses it). */
 void emu_close(void);
 
-#define EMU_MAX_SLOTS 64
-#define EMU_MAX_REGIONS 1024
-
-struct emu_region {
-	uint64_t uid, paddr, size;
-};
-
-struct emu_slot {
-	uint64_t uid, cid, flags, mem_size;
-	char state[16];
-	int regions;
-	char vcpus[128];
-};
-
-struct emu_slots {
-	int nslots, nregions;
-	struct emu_slot slot[EMU_MAX_SLOTS];
-	struct emu_region region[EMU_MAX_REGIONS];
-};
-
 /* Run `slots` and parse it. Returns 0 or a negative value on failure. */
 int emu_slots(struct emu_slots *s);
-
-/* The slot with this uid, or NULL. */
-const struct emu_slot *emu_find_slot(const struct emu_slots *s, uint64_t uid);
 
 /* Count of `T ... cmd=NAME` lines in the current trace. */
 int emu_trace_count(const char *cmdname);

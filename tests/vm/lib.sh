@@ -74,3 +74,30 @@ ne_vm_module_fresh() {
 	done < <(git -C "$NE_ROOT" ls-files module uapi 2>/dev/null || true)
 	return 0
 }
+
+# ne_vm_ldd_libs FILE: the shared libraries and the loader FILE needs, one
+# path a line, read from ldd's resolved lines only ("name => /path (0x..)"
+# and "/path (0x..)"). A library ldd cannot find fails it, by name. A
+# version a library lacks ("version `GLIBC_2.43' not found") is only noted:
+# what ldd resolved is still copied, and the file may never run.
+ne_vm_ldd_libs() {
+	local out
+	out=$(ldd "$1" 2>&1) || true
+	awk -v file="$1" '
+		$2 == "=>" && $3 == "not" && $4 == "found" {
+			missing = missing " " $1
+			next
+		}
+		$2 == "=>" && $3 ~ /^\// { print $3; next }
+		NF == 2 && $1 ~ /^\// && $2 ~ /^\(0x/ { print $1; next }
+		/version `.*'"'"' not found/ {
+			print "note: " $0 >"/dev/stderr"
+		}
+		END {
+			if (missing != "") {
+				print "error: " file " needs" missing \
+				      ", which ldd does not find" >"/dev/stderr"
+				exit 1
+			}
+		}' <<<"$out"
+}

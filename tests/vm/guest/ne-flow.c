@@ -23,7 +23,7 @@
 
 #include <linux/nitro_enclaves.h>
 
-#include "emuctl.h"
+#include "../../../emulator/ctlclient.h"
 #include "tap.h"
 #include "trace.h"
 
@@ -36,7 +36,6 @@
 #define NE_DEV "/dev/nitro_enclaves"
 #define NE_PARAMS "/sys/module/nitro_enclaves/parameters/"
 #define NE_CPUS NE_PARAMS "ne_cpus"
-#define CTL_TIMEOUT_MS 20000
 #define MAX_VCPUS 64
 
 int tap_n, tap_failed;
@@ -52,7 +51,7 @@ static struct {
 	int deferred_mem;	/* SLOT_ADD_MEM may be held back until START */
 } opt = { 64, "2-3", 1, NULL, 1, 1, 30000, 1, 0 };
 
-static int ctl = -1;
+static struct emuctl ctl = { .fd = -1 };
 static int pool_threads;	/* threads per core of the pool */
 
 static void usage(void)
@@ -79,25 +78,23 @@ static long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-/* Run a control command; on failure print why. r may be NULL. */
-static int ctl_run(const char *cmd, struct emuctl_resp *r)
+/*
+ * Run a control command, its data lines into r (may be NULL; else zeroed
+ * by the caller and freed here on failure); on failure print why.
+ */
+static int ctl_run(const char *cmd, struct emuctl_lines *r)
 {
-	struct emuctl_resp tmp;
-	struct emuctl_resp *rr = r ? r : &tmp;
+	int rc = emuctl_request(&ctl, cmd, EMUCTL_TIMEOUT_MS,
+				r ? emuctl_collect : NULL, r);
 
-	if (emuctl_cmd(ctl, cmd, rr, CTL_TIMEOUT_MS)) {
-		tap_diag("control '%s': no answer", cmd);
-		emuctl_resp_free(rr);
-		return -1;
-	}
-	if (!rr->ok) {
-		tap_diag("control '%s': %s", cmd, rr->err);
-		emuctl_resp_free(rr);
-		return -1;
-	}
-	if (!r)
-		emuctl_resp_free(rr);
-	return 0;
+	if (rc == 1)
+		tap_diag("control '%s': %s", cmd, ctl.err);
+	else if (rc)
+		tap_diag("control '%s': %s", cmd,
+			 rc == -ETIMEDOUT ? "no answer" : strerror(-rc));
+	if (rc && r)
+		emuctl_lines_free(r);
+	return rc ? -1 : 0;
 }
 
 static int write_file(const char *path, const char *s)
@@ -200,7 +197,7 @@ static int set_pool(int *threads)
 /* The device's view of the slots: count SLOT lines, return the first. */
 static int slots(char *first, size_t size, int *nregions_lines)
 {
-	struct emuctl_resp r;
+	struct emuctl_lines r = { 0 };
 	int n = 0;
 	size_t i;
 
@@ -209,22 +206,22 @@ static int slots(char *first, size_t size, int *nregions_lines)
 	if (nregions_lines)
 		*nregions_lines = 0;
 	for (i = 0; i < r.n; i++) {
-		if (!strncmp(r.lines[i], "SLOT ", 5)) {
+		if (!strncmp(r.line[i], "SLOT ", 5)) {
 			if (!n && first)
-				snprintf(first, size, "%s", r.lines[i]);
+				snprintf(first, size, "%s", r.line[i]);
 			n++;
-		} else if (!strncmp(r.lines[i], "R ", 2) && nregions_lines) {
+		} else if (!strncmp(r.line[i], "R ", 2) && nregions_lines) {
 			(*nregions_lines)++;
 		}
 	}
-	emuctl_resp_free(&r);
+	emuctl_lines_free(&r);
 	return n;
 }
 
 /* Fetch the trace as parsed entries; prints it as TAP diagnostics. */
 static int get_trace(struct trace_ent **out)
 {
-	struct emuctl_resp r;
+	struct emuctl_lines r = { 0 };
 	struct trace_ent *v;
 	size_t i;
 	int n = 0;
@@ -233,15 +230,15 @@ static int get_trace(struct trace_ent **out)
 		return -1;
 	v = calloc(r.n + 1, sizeof(*v));
 	if (!v) {
-		emuctl_resp_free(&r);
+		emuctl_lines_free(&r);
 		return -1;
 	}
 	for (i = 0; i < r.n; i++) {
-		tap_diag("  %s", r.lines[i]);
-		if (!trace_parse(r.lines[i], &v[n]))
+		tap_diag("  %s", r.line[i]);
+		if (!trace_parse(r.line[i], &v[n]))
 			n++;
 	}
-	emuctl_resp_free(&r);
+	emuctl_lines_free(&r);
 	*out = v;
 	return n;
 }
@@ -585,8 +582,8 @@ int main(int argc, char **argv)
 			tap_diag("driver defers memory chunks until START");
 		}
 	}
-	ctl = emuctl_open(opt.ctl_path);
-	if (!tap_ok(ctl >= 0 && ctl_run("ping", NULL) == 0 &&
+	if (!tap_ok(emuctl_open(&ctl, opt.ctl_path) == 0 &&
+		    ctl_run("ping", NULL) == 0 &&
 		    ctl_run("reset", NULL) == 0,
 		    "emulator control port %s answers", opt.ctl_path)) {
 		printf("1..%d\n", tap_n);
@@ -620,7 +617,7 @@ int main(int argc, char **argv)
 		       atoi(opt.pool));
 	}
 done:
-	emuctl_close(ctl);
+	emuctl_close(&ctl);
 	printf("1..%d\n", tap_n);
 	if (tap_failed)
 		printf("# %d of %d failed\n", tap_failed, tap_n);
