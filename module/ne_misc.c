@@ -34,6 +34,11 @@ static DEFINE_MUTEX(ne_visit_lock);
 #define NE_RETRY_MIN_MS		1000
 #define NE_RETRY_MAX_MS		60000
 static unsigned int ne_retry_ms = NE_RETRY_MIN_MS;	/* ne_visit_lock */
+/*
+ * A SLOT_ALLOC failed, timed out or was interrupted: the device may have
+ * made a slot nobody knows. The retry timer looks for it.
+ */
+static bool ne_orphans_suspected;
 static void ne_misc_retry_fn(struct work_struct *work);
 static DECLARE_DELAYED_WORK(ne_retry_work, ne_misc_retry_fn);
 
@@ -101,8 +106,11 @@ static int ne_misc_create_vm(u64 __user *uslot)
 				    "device returned slot uid 0\n");
 		rc = -EIO;
 	}
-	if (rc)
+	if (rc) {
+		WRITE_ONCE(ne_orphans_suspected, true);
+		ne_misc_retry_soon();
 		goto unlock_put_file;
+	}
 
 	slot_uid = reply.slot_uid;
 	ne->slot_uid = slot_uid;
@@ -240,13 +248,101 @@ static void ne_misc_event(struct ne_pci_dev *ne_pci)
 	mutex_unlock(&ne_visit_lock);
 }
 
+static bool ne_misc_slot_listed(u64 uid)
+{
+	struct ne_enclave *ne;
+
+	lockdep_assert_held(&ne_enclaves_lock);
+
+	list_for_each_entry(ne, &ne_enclaves, node)
+		if (ne->slot_uid == uid)
+			return true;
+
+	return false;
+}
+
+/*
+ * Free the device slots no enclave knows of that hold nothing: those of a
+ * SLOT_ALLOC whose reply never came. Run under ne_enclaves_lock, so no
+ * NE_CREATE_VM is between its SLOT_ALLOC and listing the enclave. A slot
+ * holding memory or vCPUs is left alone: it is nobody's to free.
+ *
+ * Return: 0 once every slot was looked at, else a device error.
+ */
+static int ne_misc_sweep_orphans(struct ne_pci_dev *ne_pci)
+{
+	struct ne_next_slot_req next = {};
+	struct ne_slot_info_req info;
+	struct ne_slot_free_req slot_free;
+	struct ne_cmd_reply reply;
+	int rc;
+
+	lockdep_assert_held(&ne_enclaves_lock);
+
+	for (;;) {
+		rc = ne_pci_cmd_nokill(ne_pci, NE_CMD_NEXT_SLOT, &next,
+				       sizeof(next), &reply);
+		if (rc == -ENOENT)
+			return 0;	/* past the last slot */
+		if (rc)
+			return rc;
+		if (reply.slot_uid <= next.slot_uid)
+			return -EIO;	/* must ascend, or we loop */
+		next.slot_uid = reply.slot_uid;
+		if (ne_misc_slot_listed(next.slot_uid))
+			continue;
+
+		info.slot_uid = next.slot_uid;
+		rc = ne_pci_cmd_nokill(ne_pci, NE_CMD_SLOT_INFO, &info,
+				       sizeof(info), &reply);
+		if (rc)
+			return rc;
+		if (reply.state != NE_SLOT_STATE_INIT || reply.mem_regions ||
+		    reply.nr_vcpus)
+			continue;
+
+		slot_free.slot_uid = next.slot_uid;
+		rc = ne_pci_cmd_nokill(ne_pci, NE_CMD_SLOT_FREE, &slot_free,
+				       sizeof(slot_free), &reply);
+		if (rc && rc != -ENOENT)
+			return rc;
+		dev_info(&ne_pci->pdev->dev,
+			 "freed slot %llu, made by a SLOT_ALLOC whose reply was lost\n",
+			 next.slot_uid);
+	}
+}
+
+/* Look for orphan slots if a SLOT_ALLOC left one. True: look again later. */
+static bool ne_misc_orphans(void)
+{
+	bool again = false;
+
+	if (!READ_ONCE(ne_orphans_suspected))
+		return false;
+
+	mutex_lock(&ne_enclaves_lock);
+	if (ne_pci_published) {
+		WRITE_ONCE(ne_orphans_suspected, false);
+		if (ne_misc_sweep_orphans(ne_pci_published)) {
+			WRITE_ONCE(ne_orphans_suspected, true);
+			again = true;
+		}
+	}
+	mutex_unlock(&ne_enclaves_lock);
+
+	return again;
+}
+
 /* The retry timer: ask again, backing off while the device refuses. */
 static void ne_misc_retry_fn(struct work_struct *work)
 {
-	unsigned int ms;
+	unsigned int ms, held;
+	bool orphans;
 
 	mutex_lock(&ne_visit_lock);
-	if (ne_misc_visit()) {
+	held = ne_misc_visit();
+	orphans = ne_misc_orphans();
+	if (held || orphans) {
 		ms = min(READ_ONCE(ne_retry_ms) * 2, (unsigned int)NE_RETRY_MAX_MS);
 		WRITE_ONCE(ne_retry_ms, ms);
 		/* Not mod_: an enclave quarantined meanwhile keeps its sooner timer. */
