@@ -473,13 +473,8 @@ int ne_mem_flush(struct ne_enclave *ne)
 	return rc;
 }
 
-/**
- * ne_mem_release() - Unpin and free every region (memory written back).
- * @ne:	The enclave; the device confirmed its slot is gone.
- *
- * Context: @ne->lock held.
- */
-void ne_mem_release(struct ne_enclave *ne)
+/* Free every region; unpin (memory written back) unless @keep_pins. */
+static void ne_mem_free_all(struct ne_enclave *ne, bool keep_pins)
 {
 	struct ne_mem_region *region, *tmp;
 
@@ -488,12 +483,25 @@ void ne_mem_release(struct ne_enclave *ne)
 	list_splice_tail_init(&ne->held_regions, &ne->mem_regions);
 	list_for_each_entry_safe(region, tmp, &ne->mem_regions, node) {
 		list_del(&region->node);
+		if (keep_pins)
+			region->pinned = 0;	/* the pins are leaked on purpose */
 		ne_mem_region_free(region, true);
 		cond_resched();
 	}
 	ne->pending.size = 0;
 	ne->nr_mem_regions = 0;
 	ne->mem_size = 0;
+}
+
+/**
+ * ne_mem_release() - Unpin and free every region (memory written back).
+ * @ne:	The enclave; the device confirmed its slot is gone.
+ *
+ * Context: @ne->lock held.
+ */
+void ne_mem_release(struct ne_enclave *ne)
+{
+	ne_mem_free_all(ne, false);
 }
 
 /**
@@ -505,19 +513,7 @@ void ne_mem_release(struct ne_enclave *ne)
  */
 void ne_mem_abandon(struct ne_enclave *ne)
 {
-	struct ne_mem_region *region, *tmp;
-
-	lockdep_assert_held(&ne->lock);
-
-	list_splice_tail_init(&ne->held_regions, &ne->mem_regions);
-	list_for_each_entry_safe(region, tmp, &ne->mem_regions, node) {
-		list_del(&region->node);
-		region->pinned = 0;	/* the pins are leaked on purpose */
-		ne_mem_region_free(region, false);
-	}
-	ne->pending.size = 0;
-	ne->nr_mem_regions = 0;
-	ne->mem_size = 0;
+	ne_mem_free_all(ne, true);
 }
 
 /**

@@ -640,6 +640,17 @@ static const char *slow_pin_start(struct th_ctx *_th, int dev,
 	return NULL;
 }
 
+/* Undo what slow_pin_start() did and close the other enclave (or -1). */
+static void slow_pin_undo(struct slow_pin *b, int other)
+{
+	if (other >= 0)
+		close(other);
+	if (b->fd >= 0)
+		close(b->fd);
+	if (b->p)
+		munmap(b->p, b->size);
+}
+
 /* poll() reads the enclave's state without its lock. */
 TEST_F_TIMEOUT(dev, concurrency, poll_does_not_wait_for_pinning, 300)
 {
@@ -653,10 +664,7 @@ TEST_F_TIMEOUT(dev, concurrency, poll_does_not_wait_for_pinning, 300)
 	NEED_EMU();
 	why = slow_pin_start(_th, self->dev, &b, &t);
 	if (why) {
-		if (b.fd >= 0)
-			close(b.fd);
-		if (b.p)
-			munmap(b.p, b.size);
+		slow_pin_undo(&b, -1);
 		SKIP(return, "premise does not hold: %s", why);
 	}
 	pf = (struct pollfd){ .fd = b.fd, .events = POLLIN | POLLHUP };
@@ -669,8 +677,7 @@ TEST_F_TIMEOUT(dev, concurrency, poll_does_not_wait_for_pinning, 300)
 	EXPECT_EQ(0, r, "nothing to report on an enclave in INIT");
 	EXPECT_LT(dt / 1000, 500, "poll() waited for the pinning ioctl");
 	EXPECT_RC(0, b.rc, "the slow NE_SET_USER_MEMORY_REGION");
-	close(b.fd);
-	munmap(b.p, b.size);
+	slow_pin_undo(&b, -1);
 }
 
 /*
@@ -694,10 +701,7 @@ TEST_F_TIMEOUT(dev, concurrency, hup_not_delayed_by_earlier_pinning_enclave, 300
 	t_make_running(_th, a);
 	why = slow_pin_start(_th, self->dev, &b, &t);
 	if (why) {
-		close(a);
-		close(b.fd);
-		if (b.p)
-			munmap(b.p, b.size);
+		slow_pin_undo(&b, a);
 		SKIP(return, "premise does not hold: %s", why);
 	}
 	t0 = now_us();
@@ -717,8 +721,6 @@ TEST_F_TIMEOUT(dev, concurrency, hup_not_delayed_by_earlier_pinning_enclave, 300
 	else
 		EXPECT_LT(t_hup, b.t1,
 			  "A's EPOLLHUP waited for B's pinning to end");
-	close(a);
-	close(b.fd);
-	munmap(b.p, b.size);
+	slow_pin_undo(&b, a);
 	EXPECT_EQ(0, t_emu_nslots(_th));
 }
