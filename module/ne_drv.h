@@ -147,14 +147,15 @@ struct ne_pool_snapshot {
  *			a reference; only the handler uses it (one at a
  *			time: one work item on an ordered workqueue).
  * @lock:		Guards every field below except @eventq. @has_event,
- *			@state and @start_unknown are also read without it
+ *			@state and @may_run are also read without it
  *			(READ_ONCE; written with WRITE_ONCE under it).
  * @eventq:		poll() waiters.
  * @has_event:		The enclave ended (level-triggered EPOLLHUP).
  * @state:		enum ne_state.
- * @start_unknown:	ENCLAVE_START was sent and did not succeed (or is
- *			in flight): the device may run the enclave although
- *			@state is INIT.
+ * @may_run:		ENCLAVE_START was sent (whatever came of it) and
+ *			neither ENCLAVE_STOP nor SLOT_INFO has shown since
+ *			that the enclave does not run: release must stop it.
+ *			Kept through QUARANTINED, for the retries.
  * @file_closed:	The enclave's file was released.
  * @retries:		Reclaim attempts since the enclave was quarantined.
  * @slot_uid:		Device slot; 0 until SLOT_ALLOC succeeded (and the
@@ -183,7 +184,7 @@ struct ne_enclave {
 	wait_queue_head_t eventq;
 	bool has_event;
 	u16 state;
-	bool start_unknown;
+	bool may_run;
 	bool file_closed;
 	unsigned int retries;
 	u64 slot_uid;

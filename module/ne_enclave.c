@@ -105,13 +105,6 @@ void ne_enclave_put(struct ne_enclave *ne)
 	kref_put(&ne->ref, ne_enclave_free);
 }
 
-/* Does the device possibly run this enclave? */
-static bool ne_enclave_may_run(struct ne_enclave *ne)
-{
-	return ne->state == NE_STATE_RUNNING ||
-	       (ne->state != NE_STATE_STOPPED && ne->start_unknown);
-}
-
 /*
  * Ask the device to give the slot up: ENCLAVE_STOP unless the enclave is
  * known not to run, then SLOT_FREE. A timeout ends the attempt at once, so
@@ -130,11 +123,13 @@ static int ne_enclave_reclaim(struct ne_enclave *ne)
 
 	lockdep_assert_held(&ne->lock);
 
-	if (ne_enclave_may_run(ne)) {
+	if (ne->may_run) {
 		rc = ne_pci_cmd_nokill(ne->pci, NE_CMD_ENCLAVE_STOP, &stop,
 				       sizeof(stop), &reply);
 		if (rc == -ETIMEDOUT)
 			return rc;
+		if (!rc)
+			WRITE_ONCE(ne->may_run, false);
 		/* SLOT_FREE decides: a device refuses it for a running slot. */
 	}
 
@@ -158,7 +153,7 @@ static void ne_enclave_release_all(struct ne_enclave *ne)
 	cpumask_clear(ne->vcpus_unknown);
 	ne->nr_vcpus = 0;
 	ne->pci = NULL;
-	WRITE_ONCE(ne->start_unknown, false);
+	WRITE_ONCE(ne->may_run, false);
 	WRITE_ONCE(ne->state, NE_STATE_DEAD);
 }
 
@@ -263,7 +258,7 @@ static void ne_enclave_refresh(struct ne_enclave *ne)
 	lockdep_assert_held(&ne->lock);
 
 	if (ne->state != NE_STATE_RUNNING &&
-	    !(ne->state == NE_STATE_INIT && ne->start_unknown))
+	    !(ne->state == NE_STATE_INIT && ne->may_run))
 		return;
 
 	rc = ne_pci_cmd_nokill(ne->pci, NE_CMD_SLOT_INFO, &req, sizeof(req),
@@ -281,16 +276,19 @@ static void ne_enclave_refresh(struct ne_enclave *ne)
 	case NE_SLOT_STATE_RUNNING:
 		/* A START whose reply was lost did start the enclave. */
 		WRITE_ONCE(ne->state, NE_STATE_RUNNING);
-		WRITE_ONCE(ne->start_unknown, false);
 		return;
 	case NE_SLOT_STATE_STOPPED:
+		WRITE_ONCE(ne->may_run, false);
 		WRITE_ONCE(ne->state, NE_STATE_STOPPED);
-		WRITE_ONCE(ne->start_unknown, false);
 		WRITE_ONCE(ne->has_event, true);
 		wake_up_interruptible(&ne->eventq);
 		return;
 	default:
-		/* INIT: a lost START did not start it; nothing changes. */
+		/*
+		 * INIT: a START whose outcome was unknown did not start it
+		 * (the device answers in order, so that START is behind us).
+		 */
+		WRITE_ONCE(ne->may_run, false);
 		return;
 	}
 }
@@ -318,7 +316,7 @@ bool ne_enclave_event(struct ne_enclave *ne)
 	lockdep_assert_not_held(&ne_enclaves_lock);
 
 	if (state != NE_STATE_RUNNING && state != NE_STATE_QUARANTINED &&
-	    !(state == NE_STATE_INIT && READ_ONCE(ne->start_unknown)))
+	    !(state == NE_STATE_INIT && READ_ONCE(ne->may_run)))
 		return false;
 
 	mutex_lock(&ne->lock);
@@ -611,13 +609,12 @@ static long ne_enclave_ioctl_start(struct ne_enclave *ne,
 	 * Until the device says it started, it may have: release then sends
 	 * ENCLAVE_STOP, and events refresh the state.
 	 */
-	WRITE_ONCE(ne->start_unknown, true);
+	WRITE_ONCE(ne->may_run, true);
 	rc = ne_pci_cmd(ne->pci, NE_CMD_ENCLAVE_START, &req, sizeof(req),
 			&reply);
 	if (rc)
 		goto unlock;
 
-	WRITE_ONCE(ne->start_unknown, false);
 	WRITE_ONCE(ne->state, NE_STATE_RUNNING);
 	info.enclave_cid = reply.enclave_cid;
 	mutex_unlock(&ne->lock);
