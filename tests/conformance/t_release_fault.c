@@ -190,16 +190,16 @@ static void release_with_fault(struct th_ctx *_th, int dev, const char *cmd,
 		    (unsigned long long)uid);
 	EXPECT_EQ(64, q.mem_mib, "64 MiB stay pinned");
 	EXPECT_EQ(POOL_NCPUS, q.ncpus, "all its CPUs stay out of the pool");
-	check_nothing_freed_and_held(_th, dev, free0, cmd);
-	EXPECT_RC(-EPERM, pool_write("4-5"),
-		  "the pool cannot be rebuilt under a quarantined enclave");
-	EXPECT_EQ(-EBUSY, cpu_set_online(2, 1),
-		  "a quarantined enclave's CPU cannot be onlined");
 	if (kfd >= 0) {
 		lines = kmsg_driver_lines(kfd, NULL);
 		EXPECT_EQ(1, lines, "one dmesg line says so (%d)", lines);
 		close(kfd);
 	}
+	check_nothing_freed_and_held(_th, dev, free0, cmd);
+	EXPECT_RC(-EPERM, pool_write("4-5"),
+		  "the pool cannot be rebuilt under a quarantined enclave");
+	EXPECT_EQ(-EBUSY, cpu_set_online(2, 1),
+		  "a quarantined enclave's CPU cannot be onlined");
 
 	/* Still refused: the retries keep everything. */
 	EMU("event");
