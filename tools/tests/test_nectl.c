@@ -836,6 +836,45 @@ static void test_eif(void)
 	BAD(len, sec_type, -EINVAL, "unknown type 9", "section type 9");
 	BAD(len, two_kernels, -EINVAL, "second kernel", "two kernel sections");
 #undef BAD
+
+	/*
+	 * Metadata changed and a signature section appended, CRC fixed: a
+	 * valid image whose PCR0-2 must not move (neither is measured).
+	 */
+	{
+		static const uint8_t sig[] = "\x81\xa2not-a-real-cose-signature";
+		uint8_t *b = malloc(len + 12 + sizeof(sig));
+		size_t meta = NE_EIF_HDR_SIZE + 12 + ksz + 12 + strlen(cmdline) + 12;
+		char path[4096];
+		uLong c;
+
+		memcpy(b, img, len);
+		b[meta + 2] = 'X';		/* "{\"XmageName..." */
+		b[27] = 6;
+		for (i = 0; i < 8; i++) {
+			b[28 + 8 * 5 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+			b[284 + 8 * 5 + i] = (uint8_t)((uint64_t)sizeof(sig) >> (56 - 8 * i));
+		}
+		memset(b + len, 0, 12);
+		b[len + 1] = NE_EIF_SIGNATURE;
+		b[len + 11] = sizeof(sig);
+		memcpy(b + len + 12, sig, sizeof(sig));
+		c = crc32(crc32(0L, Z_NULL, 0), b, 544);
+		c = crc32(c, b + NE_EIF_HDR_SIZE, len + 12 + sizeof(sig) - NE_EIF_HDR_SIZE);
+		for (i = 0; i < 4; i++)
+			b[544 + i] = (uint8_t)(c >> (24 - 8 * i));
+		snprintf(path, sizeof(path), "%s/signed.eif", dir);
+		put_bytes(path, b, len + 12 + sizeof(sig));
+		free(b);
+		rc = ne_eif_read(path, info, err, sizeof(err));
+		for (good = !rc && info->has_signature && info->hdr.nr_sections == 6, i = 0;
+		     good && i < 3; i++) {
+			ne_eif_hex(info->pcr[i], NE_SHA384_LEN, hex);
+			good = !strcmp(hex, pcr_want[i]);
+		}
+		CHECK(good, "eif: metadata and signature sections are not measured (%s)",
+		      rc ? err : "ok");
+	}
 	free(img);
 
 	/* One ramdisk: PCR2 measures nothing. */
