@@ -13,8 +13,6 @@
 
 #include "nectl.h"
 
-#define NECTL_VERSION	"0.1"
-
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 static const char usage_text[] =
@@ -33,6 +31,11 @@ static const char usage_text[] =
 	"  allocate [--config FILE]        pool + hugepages from allocator.yaml\n"
 	"  run IMAGE --memory MiB --cpus N [--cid CID] [--debug] [--no-wait]\n"
 	"                                  run an enclave image until it exits\n"
+	"  build-eif --kernel F --initrd F [--initrd F]... --cmdline S -o OUT\n"
+	"            [--arch x86_64|aarch64] [--mem-mib N] [--cpus N] [--name S]\n"
+	"                                  write an enclave image (EIF version 4)\n"
+	"  describe-eif FILE [--json]      check an EIF and print its header,\n"
+	"                                  sections and PCR0-PCR2\n"
 	"\n"
 	"See nectl(8).\n";
 
@@ -44,14 +47,20 @@ static int usage_error(const char *fmt, const char *arg)
 	return EXIT_USAGE;
 }
 
-/* getopt_long on a subcommand's own argv; reports unknown options itself. */
-static int next_opt(int argc, char **argv, const struct option *lo, const char *cmd)
+/*
+ * getopt_long on a subcommand's own argv; reports unknown options itself.
+ * shortopts: the short options after the leading ":" (NULL: none).
+ */
+static int next_opt_short(int argc, char **argv, const struct option *lo, const char *cmd,
+			  const char *shortopts)
 {
+	char spec[32];
 	int c;
 
 	opterr = 0;
 	/* Global options stop at the command; a command's options may follow operands. */
-	c = getopt_long(argc, argv, cmd[0] ? ":" : "+:", lo, NULL);
+	snprintf(spec, sizeof(spec), "%s%s", cmd[0] ? ":" : "+:", shortopts ? shortopts : "");
+	c = getopt_long(argc, argv, spec, lo, NULL);
 	if (c == '?') {
 		if (optopt)
 			fprintf(stderr, "nectl%s%s: option '-%c' is not valid\n", *cmd ? " " : "",
@@ -65,6 +74,11 @@ static int next_opt(int argc, char **argv, const struct option *lo, const char *
 			argv[optind - 1]);
 	}
 	return c;
+}
+
+static int next_opt(int argc, char **argv, const struct option *lo, const char *cmd)
+{
+	return next_opt_short(argc, argv, lo, cmd, NULL);
 }
 
 static int parse_int(const char *s, long min, long max, long *v)
@@ -464,6 +478,109 @@ static int cmd_run(int argc, char **argv)
 	return ne_run(&o) ? EXIT_FAIL : EXIT_OK;
 }
 
+static int cmd_build_eif(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "initrd", required_argument, NULL, 'i' },
+		{ "cmdline", required_argument, NULL, 'c' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "arch", required_argument, NULL, 'a' },
+		{ "mem-mib", required_argument, NULL, 'm' },
+		{ "cpus", required_argument, NULL, 'p' },
+		{ "name", required_argument, NULL, 'n' },
+		{ 0 } };
+	struct ne_eif_build_opts o = {
+		.mem_mib = NE_EIF_DEFAULT_MEM_MIB,
+		.cpus = NE_EIF_DEFAULT_CPUS,
+#ifdef __aarch64__
+		.aarch64 = true,
+#endif
+	};
+	struct ne_eif_result res;
+	char err[1024], hex[2 * NE_SHA384_LEN + 1];
+	long v;
+	int c, i;
+
+	while ((c = next_opt_short(argc, argv, lo, "build-eif", "o:")) != -1) {
+		switch (c) {
+		case 'k':
+			if (o.kernel)
+				return usage_error("build-eif: %s", "give --kernel once");
+			o.kernel = optarg;
+			break;
+		case 'i':
+			if (o.nr_ramdisks == NE_EIF_MAX_RAMDISKS)
+				return usage_error("build-eif: more than %s initrds", "29");
+			o.ramdisks[o.nr_ramdisks++] = optarg;
+			break;
+		case 'c':
+			o.cmdline = optarg;
+			break;
+		case 'o':
+			o.output = optarg;
+			break;
+		case 'a':
+			if (!strcmp(optarg, "x86_64"))
+				o.aarch64 = false;
+			else if (!strcmp(optarg, "aarch64"))
+				o.aarch64 = true;
+			else
+				return usage_error("build-eif: --arch is x86_64 or aarch64, not '%s'",
+						   optarg);
+			break;
+		case 'm':
+			if (parse_int(optarg, NE_EIF_MIN_MEM_MIB, NE_EIF_MAX_MEM_MIB, &v))
+				return usage_error("build-eif: --mem-mib needs MiB from 64 to 4194304, "
+						   "not '%s'", optarg);
+			o.mem_mib = v;
+			break;
+		case 'p':
+			if (parse_int(optarg, 1, NE_MAX_CPUS, &v))
+				return usage_error("build-eif: --cpus needs a number from 1 to 4096, "
+						   "not '%s'", optarg);
+			o.cpus = v;
+			break;
+		case 'n':
+			o.name = optarg;
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		return usage_error("build-eif: unexpected argument '%s'", argv[optind]);
+	if (ne_eif_build(&o, &res, err, sizeof(err))) {
+		ne_err("build-eif: %s", err);
+		return EXIT_FAIL;
+	}
+	ne_info("wrote %s: %" PRIu64 " bytes, %d sections, crc32 0x%08x", o.output, res.size,
+		res.nr_sections, res.crc);
+	for (i = 0; i < 3; i++) {
+		ne_eif_hex(res.pcr[i], NE_SHA384_LEN, hex);
+		ne_info("PCR%d: %s", i, hex);
+	}
+	return EXIT_OK;
+}
+
+static int cmd_describe_eif(int argc, char **argv)
+{
+	static const struct option lo[] = { { "json", no_argument, NULL, 'j' }, { 0 } };
+	bool json = false;
+	int c;
+
+	while ((c = next_opt(argc, argv, lo, "describe-eif")) != -1) {
+		if (c != 'j')
+			return EXIT_USAGE;
+		json = true;
+	}
+	if (optind >= argc)
+		return usage_error("describe-eif: %s", "missing FILE");
+	if (optind + 1 < argc)
+		return usage_error("describe-eif: unexpected argument '%s'", argv[optind + 1]);
+	return ne_eif_describe(argv[optind], json) ? EXIT_FAIL : EXIT_OK;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -475,6 +592,8 @@ static const struct {
 	{ "hugepages", cmd_hugepages },
 	{ "allocate", cmd_allocate },
 	{ "run", cmd_run },
+	{ "build-eif", cmd_build_eif },
+	{ "describe-eif", cmd_describe_eif },
 };
 
 int main(int argc, char **argv)

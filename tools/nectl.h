@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define NECTL_VERSION		"0.1"
 #define NE_MODULE_NAME		"nitro_enclaves"
 #define NE_DEV_PATH		"/dev/nitro_enclaves"
 #define NE_CPUS_PARAM		"/sys/module/nitro_enclaves/parameters/ne_cpus"
@@ -159,5 +160,98 @@ int ne_run(const struct ne_run_opts *o);
 int ne_plan_regions(int node, bool numa, uint64_t memory, struct ne_region *reg, int max,
 		    int *nr);
 int ne_heartbeat_timeout_ms(uint64_t image_size);
+
+/* eif.c: the Enclave Image Format, version 4 (build, parse, CRC, PCRs) */
+#define NE_EIF_MAGIC		".eif"
+#define NE_EIF_VERSION		4
+#define NE_EIF_HDR_SIZE		548
+#define NE_EIF_SEC_HDR_SIZE	12
+#define NE_EIF_MAX_SECTIONS	32
+#define NE_EIF_MAX_RAMDISKS	(NE_EIF_MAX_SECTIONS - 3)
+#define NE_EIF_FLAG_AARCH64	0x1
+/* The kernel's COMMAND_LINE_SIZE (2048 on x86_64 and arm64) holds the NUL. */
+#define NE_EIF_CMDLINE_MAX	2047
+#define NE_EIF_MIN_MEM_MIB	64
+#define NE_EIF_MAX_MEM_MIB	(4 * 1024 * 1024)
+#define NE_EIF_DEFAULT_MEM_MIB	1024	/* as AWS's EifBuilder */
+#define NE_EIF_DEFAULT_CPUS	2
+#define NE_SHA384_LEN		48
+
+enum ne_eif_section_type {
+	NE_EIF_KERNEL = 1,
+	NE_EIF_CMDLINE = 2,
+	NE_EIF_RAMDISK = 3,
+	NE_EIF_SIGNATURE = 4,
+	NE_EIF_METADATA = 5,
+};
+
+struct ne_eif_header {
+	uint16_t version;
+	uint16_t flags;
+	uint64_t default_mem;		/* bytes */
+	uint64_t default_cpus;
+	uint16_t reserved;
+	uint16_t nr_sections;
+	uint64_t offsets[NE_EIF_MAX_SECTIONS];	/* of the section headers */
+	uint64_t sizes[NE_EIF_MAX_SECTIONS];	/* of the data after them */
+	uint32_t unused;
+	uint32_t crc;
+};
+
+struct ne_eif_build_opts {
+	const char *kernel;
+	const char *ramdisks[NE_EIF_MAX_RAMDISKS];
+	int nr_ramdisks;
+	const char *cmdline;
+	const char *output;
+	const char *name;		/* metadata ImageName, NULL: from output */
+	bool aarch64;
+	uint64_t mem_mib;
+	uint64_t cpus;
+};
+
+struct ne_eif_result {
+	uint64_t size;
+	uint32_t crc;
+	int nr_sections;
+	uint8_t pcr[3][NE_SHA384_LEN];
+};
+
+struct ne_eif_section {
+	uint16_t type;
+	uint16_t flags;
+	uint64_t offset;
+	uint64_t size;
+};
+
+/* The first bytes of a text section (cmdline, metadata), for display. */
+struct ne_eif_text {
+	char s[4097];
+	size_t len;
+	bool truncated;
+};
+
+struct ne_eif_info {
+	struct ne_eif_header hdr;
+	uint64_t file_size;
+	struct ne_eif_section sec[NE_EIF_MAX_SECTIONS];
+	uint32_t crc;			/* computed */
+	bool crc_ok;
+	int nr_kernels, nr_cmdlines, nr_ramdisks;
+	bool has_signature;
+	struct ne_eif_text cmdline;
+	struct ne_eif_text metadata;
+	uint8_t pcr[3][NE_SHA384_LEN];	/* PCR0, PCR1, PCR2 */
+};
+
+void ne_eif_header_encode(const struct ne_eif_header *h, uint8_t *out);
+void ne_eif_header_decode(const uint8_t *in, struct ne_eif_header *h);
+const char *ne_eif_type_name(unsigned int type);
+void ne_eif_hex(const uint8_t *d, size_t len, char *out);
+int ne_eif_build(const struct ne_eif_build_opts *o, struct ne_eif_result *res, char *err,
+		 size_t errlen);
+/* 0, -EBADMSG on a CRC mismatch (info filled in), other -errno: err says why. */
+int ne_eif_read(const char *path, struct ne_eif_info *info, char *err, size_t errlen);
+int ne_eif_describe(const char *path, bool json);
 
 #endif /* NECTL_H */

@@ -144,6 +144,94 @@ check "allocate reserved 128 pages of 2 MiB" '[ "$(hp2m)" = 128 ]'
 expect "allocate: cpu_pool config" 0 "CPU pool set to 6-7" -- allocate --config "$TMP/list.yaml"
 check "allocate set pool 6-7 and 256 pages" '[ "$(param)" = 6-7 ] && [ "$(hp2m)" = 256 ]'
 
+# build-eif / describe-eif: a valid image, checked by other means (python3
+# struct/zlib for the layout and CRC, openssl dgst for the PCRs), then
+# corrupt copies and bad input.
+E=$TMP/eif
+mkdir -p "$E"
+head -c 70000 /dev/urandom >"$E/vmlinuz"
+head -c 3000 /dev/urandom >"$E/boot.cpio"
+head -c 1234 /dev/urandom >"$E/app.cpio"
+CMDLINE="console=ttyS0 reboot=k panic=30 init=/init"
+expect "build-eif: good input" 0 "wrote .*test.eif: .* 5 sections" -- build-eif --kernel "$E/vmlinuz" \
+	--initrd "$E/boot.cpio" --initrd "$E/app.cpio" --cmdline "$CMDLINE" -o "$E/test.eif" --cpus 4 --mem-mib 512
+check "build-eif: no temporary file left" '[ "$(ls "$E" | grep -c tmp)" = 0 ]'
+check "build-eif: layout, sections and CRC checked by python3" 'python3 - "$E" "$CMDLINE" <<"PY"
+import struct, sys, zlib
+d, cmdline = sys.argv[1], sys.argv[2].encode()
+img = open(d + "/test.eif", "rb").read()
+k, b, a = (open(d + "/" + f, "rb").read() for f in ("vmlinuz", "boot.cpio", "app.cpio"))
+magic, ver, flags, mem, cpus, res, n = struct.unpack(">4sHHQQHH", img[:28])
+offs = struct.unpack(">32Q", img[28:284]); sizes = struct.unpack(">32Q", img[284:540])
+unused, crc = struct.unpack(">II", img[540:548])
+assert (magic, ver, flags, mem, cpus, res, n, unused) == (b".eif", 4, 0, 512 << 20, 4, 0, 5, 0)
+want = [(1, k), (2, cmdline), (5, None), (3, b), (3, a)]
+pos = 548
+for i, (t, data) in enumerate(want):
+    assert offs[i] == pos, (i, offs[i], pos)
+    st, sf, sz = struct.unpack(">HHQ", img[pos:pos + 12])
+    assert (st, sf, sz) == (t, 0, sizes[i]), i
+    body = img[pos + 12:pos + 12 + sz]
+    assert body == data if data is not None else len(body) == sz
+    pos += 12 + sz
+assert pos == len(img) and not any(offs[5:]) and not any(sizes[5:])
+c = zlib.crc32(img[:544])
+for i in range(n):
+    c = zlib.crc32(img[offs[i]:offs[i] + 12 + sizes[i]], c)
+assert c == crc, (hex(c), hex(crc))
+PY'
+json=$("$NECTL" describe-eif --json "$E/test.eif")
+check "describe-eif --json is valid JSON (python3 -m json.tool)" 'python3 -m json.tool <<<"$json" >/dev/null'
+check "describe-eif --json: header and sections" 'python3 -c "
+import json, sys
+d = json.loads(sys.argv[1])
+assert d[\"version\"] == 4 and d[\"arch\"] == \"x86_64\" and d[\"default_mem_mib\"] == 512
+assert d[\"default_cpus\"] == 4 and d[\"section_count\"] == 5 and d[\"crc_ok\"] is True
+assert [s[\"type\"] for s in d[\"sections\"]] == [\"kernel\", \"cmdline\", \"metadata\", \"ramdisk\", \"ramdisk\"]
+assert d[\"sections\"][0] == {\"index\": 0, \"type\": \"kernel\", \"offset\": 548, \"size\": 70000}
+assert d[\"cmdline\"] == sys.argv[2]
+assert json.loads(d[\"metadata\"])[\"BuildMetadata\"][\"BuildTool\"] == \"nectl\"
+" "$json" "$CMDLINE"'
+# PCR = SHA-384(48 zero bytes || SHA-384(data)), with openssl dgst and cat.
+pcr() { { head -c 48 /dev/zero; cat "$@" | openssl dgst -sha384 -binary; } | openssl dgst -sha384 -r | cut -d' ' -f1; }
+printf %s "$CMDLINE" >"$E/cmdline"
+jpcr() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])["measurements"][sys.argv[2]])' "$json" "$1"; }
+if command -v openssl >/dev/null; then
+	check "PCR0 = extend(kernel, cmdline, all ramdisks) (openssl dgst)" \
+		'[ "$(jpcr PCR0)" = "$(pcr "$E/vmlinuz" "$E/cmdline" "$E/boot.cpio" "$E/app.cpio")" ]'
+	check "PCR1 = extend(kernel, cmdline, first ramdisk) (openssl dgst)" \
+		'[ "$(jpcr PCR1)" = "$(pcr "$E/vmlinuz" "$E/cmdline" "$E/boot.cpio")" ]'
+	check "PCR2 = extend(other ramdisks) (openssl dgst)" '[ "$(jpcr PCR2)" = "$(pcr "$E/app.cpio")" ]'
+	check "text output shows the same PCR0" \
+		'"$NECTL" describe-eif "$E/test.eif" | grep -q "^PCR0: *$(jpcr PCR0)\$"'
+else
+	nok "openssl is missing: PCRs not checked"
+fi
+check "text output: CRC verified, cmdline shown" \
+	'out=$("$NECTL" describe-eif "$E/test.eif") && grep -q "(verified)" <<<"$out" && grep -qF "cmdline:      $CMDLINE" <<<"$out"'
+cp "$E/test.eif" "$E/flip.eif"
+printf '\x55' | dd of="$E/flip.eif" bs=1 seek=20000 conv=notrunc status=none
+expect "describe-eif: a flipped byte fails the CRC" 1 "corrupt: CRC mismatch" -- describe-eif "$E/flip.eif"
+head -c 50000 "$E/test.eif" >"$E/cut.eif"
+expect "describe-eif: a truncated image" 1 "truncated" -- describe-eif "$E/cut.eif"
+expect "describe-eif: not an EIF" 1 "no .eif magic" -- describe-eif "$E/vmlinuz"
+expect "describe-eif: missing file" 1 "cannot open" -- describe-eif "$E/none.eif"
+expect "describe-eif: missing FILE" 2 "missing FILE" -- describe-eif
+expect "build-eif: missing --kernel" 1 "no kernel" -- build-eif --initrd "$E/boot.cpio" --cmdline x -o "$E/x.eif"
+expect "build-eif: unreadable kernel" 1 "cannot read kernel" -- build-eif --kernel "$E/nokernel" \
+	--initrd "$E/boot.cpio" --cmdline x -o "$E/x.eif"
+expect "build-eif: missing --initrd" 1 "no initrd" -- build-eif --kernel "$E/vmlinuz" --cmdline x -o "$E/x.eif"
+expect "build-eif: cmdline of 2048 bytes" 1 "limit is 2047" -- build-eif --kernel "$E/vmlinuz" \
+	--initrd "$E/boot.cpio" --cmdline "$(printf 'a%.0s' $(seq 2048))" -o "$E/x.eif"
+expect "build-eif: output directory missing" 1 "cannot write" -- build-eif --kernel "$E/vmlinuz" \
+	--initrd "$E/boot.cpio" --cmdline x -o "$E/no/x.eif"
+expect "build-eif: bad --arch" 2 "x86_64 or aarch64" -- build-eif --arch riscv
+expect "build-eif: bad --mem-mib" 2 "--mem-mib needs" -- build-eif --mem-mib 1
+check "failed builds wrote nothing" '[ ! -e "$E/x.eif" ] && [ "$(ls "$E" | grep -c tmp)" = 0 ]'
+expect "build-eif: aarch64, one initrd" 0 "4 sections" -- build-eif --arch aarch64 --kernel "$E/vmlinuz" \
+	--initrd "$E/boot.cpio" --cmdline "" -o "$E/arm.eif"
+check "describe-eif: aarch64 flag shown" '"$NECTL" describe-eif "$E/arm.eif" | grep -q "^flags: *0x0001 (aarch64)"'
+
 tree nomodule
 expect "load: pool with half a core is refused before loading" 1 "only part of its core" -- load --pool 2
 expect "pool set without the module" 1 "not loaded.*nectl load" -- pool set --count 2

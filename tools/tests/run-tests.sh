@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # nectl test driver for `make -C tools check`: unit tests, CLI tests, the
-# unit tests under valgrind, then the VM test when its pieces exist.
+# enclave-init helper tests, the unit tests under valgrind, then the VM test
+# when its pieces exist.
 # Last line: "N passed, M failed"; non-zero exit on any failure.
 set -u
 B=$(cd "${1:?usage: run-tests.sh BUILD_DIR}" && pwd)
@@ -35,6 +36,10 @@ count "$log" unit
 echo "== CLI tests (fake sysfs trees)"
 "$HERE/cli.sh" "$B" 2>&1 | tee "$log" | grep -v '^ok' || true
 count "$log" cli
+
+echo "== enclave-init (helpers on the host, static build)"
+"$B/test_init" "$B/enclave-init" 2>&1 | tee "$log" | grep -v '^ok' || true
+count "$log" enclave-init
 
 if command -v valgrind >/dev/null; then
 	echo "== unit tests under valgrind"

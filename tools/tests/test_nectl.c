@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * nectl unit tests: cpu lists, pool chooser, hugepage planner, config and error text on fake sysfs trees.
+ * nectl unit tests: cpu lists, pool chooser, hugepage planner, config and error text on fake sysfs trees,
+ * and the EIF writer/reader (every header field and section byte, CRC, PCR known answers, corrupt files).
  *
  * Also builds fake trees for the CLI tests: test_nectl mktree DIR LAYOUT.
  * Prints one "ok"/"not ok" line per check and "N passed, M failed" last.
@@ -14,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+#include <zlib.h>
 #include <linux/nitro_enclaves.h>
 
 #include "nectl.h"
@@ -590,6 +592,365 @@ static void test_errors(void)
 	      ne_heartbeat_timeout_ms(0) == 60000, "heartbeat: one minute per started 6 GiB of image");
 }
 
+/* ---- EIF ---- */
+
+static uint64_t be(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+
+	while (n--)
+		v = v << 8 | *p++;
+	return v;
+}
+
+static uint8_t *gen(size_t n, unsigned int a, unsigned int b)
+{
+	uint8_t *d = malloc(n);
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		d[i] = (uint8_t)(i * a + b);
+	return d;
+}
+
+static void put_bytes(const char *path, const void *d, size_t n)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f || fwrite(d, 1, n, f) != n || fclose(f)) {
+		perror(path);
+		exit(2);
+	}
+}
+
+static uint8_t *slurp(const char *path, size_t *n)
+{
+	uint8_t *d = NULL;
+	FILE *f = fopen(path, "r");
+	long len;
+
+	*n = 0;
+	if (!f)
+		return NULL;
+	if (!fseek(f, 0, SEEK_END) && (len = ftell(f)) >= 0 && !fseek(f, 0, SEEK_SET)) {
+		d = malloc(len ? len : 1);
+		if (d && fread(d, 1, len, f) == (size_t)len)
+			*n = len;
+	}
+	fclose(f);
+	return d;
+}
+
+/* Builds a corrupt copy of img: patch(buf, len) edits it; then reads it back. */
+static int read_variant(const char *dir, const uint8_t *img, size_t len, size_t newlen,
+			void (*patch)(uint8_t *buf, size_t len), char *err, size_t errlen)
+{
+	struct ne_eif_info *info = malloc(sizeof(*info));
+	uint8_t *buf = calloc(1, newlen ? newlen : 1);
+	char path[4096];
+	int rc;
+
+	memcpy(buf, img, len < newlen ? len : newlen);
+	if (patch)
+		patch(buf, newlen);
+	snprintf(path, sizeof(path), "%s/variant.eif", dir);
+	put_bytes(path, buf, newlen);
+	rc = ne_eif_read(path, info, err, errlen);
+	free(info);
+	free(buf);
+	return rc;
+}
+
+static void flip_kernel(uint8_t *b, size_t n) { (void)n; b[NE_EIF_HDR_SIZE + 12 + 1000] ^= 0x40; }
+static void flip_cpus(uint8_t *b, size_t n) { (void)n; b[23] ^= 1; }
+static void bad_magic(uint8_t *b, size_t n) { (void)n; b[1] = 'E'; }
+static void count_33(uint8_t *b, size_t n) { (void)n; b[26] = 0; b[27] = 33; }
+static void count_0(uint8_t *b, size_t n) { (void)n; b[26] = 0; b[27] = 0; }
+static void huge_offset(uint8_t *b, size_t n) { (void)n; memset(b + 28 + 8, 0xff, 7); }
+static void huge_size(uint8_t *b, size_t n) { (void)n; memset(b + 284, 0xff, 8); }
+static void gap(uint8_t *b, size_t n) { (void)n; b[28 + 8 * 2 + 7] += 1; }
+static void in_header(uint8_t *b, size_t n) { (void)n; memset(b + 28, 0, 8); b[28 + 7] = 100; }
+static void sec_size(uint8_t *b, size_t n) { (void)n; b[NE_EIF_HDR_SIZE + 11] ^= 1; }
+static void sec_type(uint8_t *b, size_t n) { (void)n; b[NE_EIF_HDR_SIZE + 1] = 9; }
+static void two_kernels(uint8_t *b, size_t n)
+{
+	(void)n;
+	b[NE_EIF_HDR_SIZE + 12 + 300000 + 1] = NE_EIF_KERNEL;	/* the cmdline */
+}
+
+static void test_eif(void)
+{
+	static const char *const pcr_want[3] = {
+		"c82734608dcc834b5fdcf22348dd76e327b22cd56f14a8a6d9af8151fd4dce6fcc7986b2828fdc45f6dfc1c9ed2969f9",
+		"8c0155ba4d103db831930d5a3ccc90cce3417ce632380f766b4cc9b1af64284e78ccf0d892885ee24fc277adeff37b81",
+		"c313b7d46fff8dc19d6e60dbd817f577b8ff01dc3f932f241674d683261a4ce146a077277a9a21d61533c69cce8f1901",
+	};
+	static const char empty_pcr2[] =
+		"21b9efbc184807662e966d34f390821309eeac6802309798826296bf3e8bec7c10edb30948c90ba67310f7b964fc500a";
+	const char *cmdline = "console=ttyS0 init=/init";
+	const size_t ksz = 300000, r1sz = 1000, r2sz = 777;
+	char dir[] = "/tmp/nectl-eif-XXXXXX", kpath[4096], r1path[4096], r2path[4096];
+	char out[4096], err[1024], hex[2 * NE_SHA384_LEN + 1], longcmd[NE_EIF_CMDLINE_MAX + 2];
+	uint8_t *k = gen(ksz, 31, 7), *r1 = gen(r1sz, 13, 1), *r2 = gen(r2sz, 5, 3), *img;
+	const uint8_t *p;
+	struct ne_eif_build_opts o = { 0 };
+	struct ne_eif_result res;
+	struct ne_eif_info *info = calloc(1, sizeof(*info));
+	uint64_t off, sizes[5], want_off;
+	size_t len, olen;
+	int i, rc, good;
+	uLong crc;
+
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		exit(2);
+	}
+	setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
+	snprintf(kpath, sizeof(kpath), "%s/vmlinuz", dir);
+	snprintf(r1path, sizeof(r1path), "%s/boot.cpio", dir);
+	snprintf(r2path, sizeof(r2path), "%s/app.cpio", dir);
+	snprintf(out, sizeof(out), "%s/test.eif", dir);
+	put_bytes(kpath, k, ksz);
+	put_bytes(r1path, r1, r1sz);
+	put_bytes(r2path, r2, r2sz);
+
+	o.kernel = kpath;
+	o.ramdisks[0] = r1path;
+	o.ramdisks[1] = r2path;
+	o.nr_ramdisks = 2;
+	o.cmdline = cmdline;
+	o.output = out;
+	o.mem_mib = 512;
+	o.cpus = 4;
+	rc = ne_eif_build(&o, &res, err, sizeof(err));
+	CHECK(rc == 0, "eif: build from a kernel and two ramdisks (%s)", rc ? err : "ok");
+	img = slurp(out, &len);
+	CHECK(img && len == res.size, "eif: the file is the size reported (%zu)", len);
+	if (!img || len < NE_EIF_HDR_SIZE) {
+		free(img);
+		goto done;
+	}
+	/* Every header field at its documented offset, read independently. */
+	CHECK(!memcmp(img, ".eif", 4), "eif: magic .eif");
+	CHECK(be(img + 4, 2) == 4, "eif: version 4");
+	CHECK(be(img + 6, 2) == 0, "eif: flags 0 (x86_64)");
+	CHECK(be(img + 8, 8) == 512ull << 20, "eif: default_mem is 512 MiB in bytes");
+	CHECK(be(img + 16, 8) == 4, "eif: default_cpus 4");
+	CHECK(be(img + 24, 2) == 0, "eif: reserved 0");
+	CHECK(be(img + 26, 2) == 5, "eif: 5 sections");
+	CHECK(be(img + 540, 4) == 0, "eif: unused 0");
+	sizes[0] = ksz;
+	sizes[1] = strlen(cmdline);
+	sizes[2] = 0;
+	sizes[3] = r1sz;
+	sizes[4] = r2sz;
+	want_off = NE_EIF_HDR_SIZE;
+	good = 1;
+	for (i = 0; i < 5; i++) {
+		if (i == 2)	/* metadata: its size from the header */
+			sizes[2] = be(img + 284 + 8 * 2, 8);
+		if (be(img + 28 + 8 * i, 8) != want_off || be(img + 284 + 8 * i, 8) != sizes[i])
+			good = 0;
+		want_off += 12 + sizes[i];
+	}
+	CHECK(good && want_off == len, "eif: offsets contiguous from 548, sizes exact, length = last end");
+	for (good = 1, i = 5; i < NE_EIF_MAX_SECTIONS; i++)
+		if (be(img + 28 + 8 * i, 8) || be(img + 284 + 8 * i, 8))
+			good = 0;
+	CHECK(good, "eif: unused section slots are zero");
+	/* Section headers and data, byte for byte. */
+	{
+		static const unsigned int types[5] = { 1, 2, 5, 3, 3 };
+		const void *data[5] = { k, cmdline, NULL, r1, r2 };
+
+		for (good = 1, off = NE_EIF_HDR_SIZE, i = 0; i < 5; i++) {
+			p = img + off;
+			if (be(p, 2) != types[i] || be(p + 2, 2) != 0 || be(p + 4, 8) != sizes[i] ||
+			    (data[i] && memcmp(p + 12, data[i], sizes[i])))
+				good = 0;
+			off += 12 + sizes[i];
+		}
+		CHECK(good, "eif: section headers (kernel, cmdline, metadata, ramdisk, ramdisk) and data byte for byte");
+		p = img + NE_EIF_HDR_SIZE + 12 + ksz + 12 + sizes[1] + 12;
+		CHECK(sizes[2] > 2 && p[0] == '{' && p[sizes[2] - 1] == '}' &&
+		      !memcmp(p, "{\"ImageName\":\"test\"", 19) &&
+		      memmem(p, sizes[2], "\"BuildTime\":\"2023-11-14T22:13:20+00:00\"", 39) &&
+		      memmem(p, sizes[2], "\"BuildMetadata\":{", 17) &&
+		      memmem(p, sizes[2], "\"DockerInfo\":{}", 15) &&
+		      memmem(p, sizes[2], "\"CustomMetadata\":{}", 19),
+		      "eif: metadata JSON has nitro-cli's keys and SOURCE_DATE_EPOCH's time");
+		CHECK(!memchr(img + NE_EIF_HDR_SIZE + 12 + ksz + 12, 0, sizes[1]),
+		      "eif: cmdline has no NUL");
+	}
+	/* CRC computed in one go over the contiguous file, crc field skipped. */
+	crc = crc32(0L, Z_NULL, 0);
+	crc = crc32(crc, img, 544);
+	crc = crc32(crc, img + NE_EIF_HDR_SIZE, len - NE_EIF_HDR_SIZE);
+	CHECK(be(img + 544, 4) == crc && res.crc == crc, "eif: CRC field = zlib crc32 (0x%08lx)", crc);
+	for (good = 1, i = 0; i < 3; i++) {
+		ne_eif_hex(res.pcr[i], NE_SHA384_LEN, hex);
+		if (strcmp(hex, pcr_want[i])) {
+			printf("# build PCR%d %s, want %s\n", i, hex, pcr_want[i]);
+			good = 0;
+		}
+	}
+	CHECK(good, "eif: build PCR0-2 match known answers (python hashlib)");
+
+	rc = ne_eif_read(out, info, err, sizeof(err));
+	CHECK(rc == 0 && info->crc_ok, "eif: reads back, CRC verifies (%s)", rc ? err : "ok");
+	CHECK(info->hdr.version == 4 && info->hdr.flags == 0 &&
+	      info->hdr.default_mem == 512 * MiB && info->hdr.default_cpus == 4 &&
+	      info->hdr.nr_sections == 5 && info->nr_ramdisks == 2 && !info->has_signature,
+	      "eif: parsed header fields");
+	CHECK(info->sec[0].type == NE_EIF_KERNEL && info->sec[0].offset == 548 &&
+	      info->sec[0].size == ksz && info->sec[4].type == NE_EIF_RAMDISK &&
+	      info->sec[4].size == r2sz && info->sec[4].offset + 12 + r2sz == len,
+	      "eif: parsed sections");
+	CHECK(info->cmdline.len == strlen(cmdline) && !strcmp(info->cmdline.s, cmdline),
+	      "eif: parsed cmdline");
+	for (good = 1, i = 0; i < 3; i++) {
+		ne_eif_hex(info->pcr[i], NE_SHA384_LEN, hex);
+		good &= !strcmp(hex, pcr_want[i]);
+	}
+	CHECK(good, "eif: describe's PCR0-2 match known answers");
+
+	/* Corrupt images: each refused with its own reason. */
+#define BAD(newlen, fn, want_rc, text, desc) do {				\
+	rc = read_variant(dir, img, len, newlen, fn, err, sizeof(err));		\
+	CHECK(rc == (want_rc) && strstr(err, text), "eif: %s refused (%s)", desc, err); \
+} while (0)
+	BAD(len, flip_kernel, -EBADMSG, "CRC mismatch", "a flipped kernel byte");
+	BAD(len, flip_cpus, -EBADMSG, "CRC mismatch", "a flipped header byte");
+	BAD(len, bad_magic, -EINVAL, "no .eif magic", "bad magic");
+	BAD(0, NULL, -EINVAL, "no .eif magic", "an empty file");
+	BAD(300, NULL, -EINVAL, "shorter than the 548-byte", "a file cut inside the header");
+	BAD(len - 100, NULL, -EINVAL, "truncated", "a file cut inside the last section");
+	BAD(len + 5, NULL, -EINVAL, "5 unexpected bytes", "trailing bytes");
+	BAD(len, count_33, -EINVAL, "at most 32", "33 sections");
+	BAD(len, count_0, -EINVAL, "no sections", "0 sections");
+	BAD(len, huge_offset, -EINVAL, "beyond the end", "an offset near 2^64");
+	BAD(len, huge_size, -EINVAL, "beyond the end", "a size of 2^64-1");
+	BAD(len, gap, -EINVAL, "contiguous", "a gap between sections");
+	BAD(len, in_header, -EINVAL, "inside the 548-byte header", "a section inside the header");
+	BAD(len, sec_size, -EINVAL, "its header says", "a section header size mismatch");
+	BAD(len, sec_type, -EINVAL, "unknown type 9", "section type 9");
+	BAD(len, two_kernels, -EINVAL, "second kernel", "two kernel sections");
+#undef BAD
+
+	/*
+	 * Metadata changed and a signature section appended, CRC fixed: a
+	 * valid image whose PCR0-2 must not move (neither is measured).
+	 */
+	{
+		static const uint8_t sig[] = "\x81\xa2not-a-real-cose-signature";
+		uint8_t *b = malloc(len + 12 + sizeof(sig));
+		size_t meta = NE_EIF_HDR_SIZE + 12 + ksz + 12 + strlen(cmdline) + 12;
+		char path[4096];
+		uLong c;
+
+		memcpy(b, img, len);
+		b[meta + 2] = 'X';		/* "{\"XmageName..." */
+		b[27] = 6;
+		for (i = 0; i < 8; i++) {
+			b[28 + 8 * 5 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+			b[284 + 8 * 5 + i] = (uint8_t)((uint64_t)sizeof(sig) >> (56 - 8 * i));
+		}
+		memset(b + len, 0, 12);
+		b[len + 1] = NE_EIF_SIGNATURE;
+		b[len + 11] = sizeof(sig);
+		memcpy(b + len + 12, sig, sizeof(sig));
+		c = crc32(crc32(0L, Z_NULL, 0), b, 544);
+		c = crc32(c, b + NE_EIF_HDR_SIZE, len + 12 + sizeof(sig) - NE_EIF_HDR_SIZE);
+		for (i = 0; i < 4; i++)
+			b[544 + i] = (uint8_t)(c >> (24 - 8 * i));
+		snprintf(path, sizeof(path), "%s/signed.eif", dir);
+		put_bytes(path, b, len + 12 + sizeof(sig));
+		free(b);
+		rc = ne_eif_read(path, info, err, sizeof(err));
+		for (good = !rc && info->has_signature && info->hdr.nr_sections == 6, i = 0;
+		     good && i < 3; i++) {
+			ne_eif_hex(info->pcr[i], NE_SHA384_LEN, hex);
+			good = !strcmp(hex, pcr_want[i]);
+		}
+		CHECK(good, "eif: metadata and signature sections are not measured (%s)",
+		      rc ? err : "ok");
+	}
+	free(img);
+
+	/* One ramdisk: PCR2 measures nothing. */
+	o.nr_ramdisks = 1;
+	o.aarch64 = true;
+	rc = ne_eif_build(&o, &res, err, sizeof(err));
+	ne_eif_hex(res.pcr[2], NE_SHA384_LEN, hex);
+	CHECK(!rc && !strcmp(hex, empty_pcr2), "eif: one ramdisk gives PCR2 = extend(SHA-384 of nothing)");
+	rc = ne_eif_read(out, info, err, sizeof(err));
+	CHECK(!rc && info->hdr.flags == NE_EIF_FLAG_AARCH64 && info->hdr.nr_sections == 4,
+	      "eif: --arch aarch64 sets flag bit 0");
+
+	/* Refused builds, and the previous output is left as it was. */
+	img = slurp(out, &olen);
+#define BADBUILD(want_rc, text, desc) do {					\
+	rc = ne_eif_build(&o, &res, err, sizeof(err));				\
+	CHECK(rc == (want_rc) && strstr(err, text), "eif: build refuses %s (%s)", desc, err); \
+} while (0)
+	o.kernel = NULL;
+	BADBUILD(-EINVAL, "no kernel", "no kernel");
+	o.kernel = "/nonexistent/vmlinuz";
+	BADBUILD(-ENOENT, "cannot read kernel /nonexistent/vmlinuz", "a missing kernel file");
+	o.kernel = dir;
+	BADBUILD(-EINVAL, "not a regular file", "a directory as kernel");
+	o.kernel = kpath;
+	o.nr_ramdisks = 0;
+	BADBUILD(-EINVAL, "no initrd", "no initrd");
+	o.nr_ramdisks = NE_EIF_MAX_RAMDISKS + 1;
+	BADBUILD(-E2BIG, "too many", "30 initrds");
+	o.nr_ramdisks = 2;
+	o.ramdisks[1] = "/nonexistent/app.cpio";
+	BADBUILD(-ENOENT, "cannot read ramdisk", "a missing initrd file");
+	o.ramdisks[1] = r2path;
+	memset(longcmd, 'a', NE_EIF_CMDLINE_MAX + 1);
+	longcmd[NE_EIF_CMDLINE_MAX + 1] = '\0';
+	o.cmdline = longcmd;
+	BADBUILD(-E2BIG, "limit is 2047", "a 2048-byte cmdline");
+	o.mem_mib = 16;
+	o.cmdline = cmdline;
+	BADBUILD(-EINVAL, "outside", "16 MiB of default memory");
+	o.mem_mib = 512;
+	o.output = "/nonexistent/dir/x.eif";
+	BADBUILD(-ENOENT, "cannot write /nonexistent/dir/x.eif", "an output in a missing directory");
+	o.output = out;
+#undef BADBUILD
+	{
+		size_t nlen;
+		uint8_t *now = slurp(out, &nlen);
+
+		CHECK(img && now && nlen == olen && !memcmp(img, now, olen),
+		      "eif: failed builds left the existing output untouched");
+		free(now);
+	}
+	free(img);
+	longcmd[NE_EIF_CMDLINE_MAX] = '\0';
+	o.cmdline = longcmd;
+	rc = ne_eif_build(&o, &res, err, sizeof(err));
+	CHECK(!rc && !ne_eif_read(out, info, err, sizeof(err)) &&
+	      info->cmdline.len == NE_EIF_CMDLINE_MAX, "eif: a 2047-byte cmdline is accepted");
+done:
+	{
+		char cmd[4200];
+
+		snprintf(cmd, sizeof(cmd), "ls -A %s | grep -q tmp-", dir);
+		CHECK(system(cmd) != 0, "eif: no temporary file left behind");
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		if (system(cmd))
+			printf("# could not remove %s\n", dir);
+	}
+	unsetenv("SOURCE_DATE_EPOCH");
+	free(info);
+	free(k);
+	free(r1);
+	free(r2);
+}
+
 static int mktree(const char *dir, const char *name)
 {
 	struct layout l = { .ncpu = 8, .tpc = 2, .nodes = 1, .mem_mib = { 2048 }, .module = true };
@@ -628,6 +989,7 @@ int main(int argc, char **argv)
 	test_pool_set();
 	test_config();
 	test_errors();
+	test_eif();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
