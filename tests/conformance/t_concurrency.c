@@ -696,6 +696,8 @@ TEST_F_TIMEOUT(dev, concurrency, hup_not_delayed_by_earlier_pinning_enclave, 300
 	int a, r;
 
 	NEED_EMU();
+	/* B's limit comes with its slot: room for one chunk per page. */
+	EMU("set mem-regions %d", (int)(PIN_SIZE_MAX / SZ_2M) + 16);
 	b.fd = t_create(_th, self->dev, NULL);	/* first in the list */
 	a = t_create(_th, self->dev, &ua);
 	t_make_running(_th, a);
