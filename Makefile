@@ -10,7 +10,7 @@ KERNEL ?= 6.12
 DRIVER ?= project
 
 .PHONY: all module emulator demo check check-unit check-emulator \
-	check-module check-conformance check-packages check-tools \
+	check-module check-arm64-build check-conformance check-packages check-tools \
 	bench bench-short deb rpm tools clean
 
 all: module tools
@@ -31,7 +31,8 @@ tools:
 demo:
 	tests/vm/demo
 
-check: check-unit check-emulator check-module check-tools check-packages bench-short
+check: check-unit check-emulator check-module check-arm64-build check-tools \
+	check-packages bench-short
 
 check-unit:
 	$(MAKE) -C tests/unit check
@@ -44,6 +45,10 @@ check-emulator:
 
 check-module:
 	tests/vm/check-module
+
+# Cross builds for Debian's arm64 kernels (W=1, -Werror); nothing booted.
+check-arm64-build:
+	tests/vm/check-arm64-build
 
 check-conformance:
 	tests/vm/check-conformance --kernel $(KERNEL) --driver $(DRIVER)

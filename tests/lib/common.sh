@@ -38,11 +38,23 @@ ne_need_pkgs() {
 # another Debian suite (bullseye, trixie, sid, bookworm-backports...). The
 # system's sources and pinning are never touched, so nothing is upgraded.
 # ne_suite_cache SUITE APT-CACHE-ARGS...: the same for apt-cache.
+# SUITE:ARCH (e.g. sid:arm64) is a separate index of another architecture
+# (for cross builds); the host's dpkg architectures are never touched either.
 ne_suite_apt() { _ne_suite_tool apt-get "$@"; }
 ne_suite_cache() { _ne_suite_tool apt-cache "$@"; }
+# _ne_suite_dir SUITE[:ARCH]: the private index's directory.
+_ne_suite_dir() {
+	case $1 in
+	*:amd64) echo "$NE_CACHE/apt/${1%%:*}" ;;
+	*:*) echo "$NE_CACHE/apt/${1%%:*}-${1#*:}" ;;
+	*) echo "$NE_CACHE/apt/$1" ;;
+	esac
+}
 _ne_suite_tool() {
-	local tool=$1 suite=$2; shift 2
-	local d=$NE_CACHE/apt/$suite
+	local tool=$1 suite=${2%%:*} arch=amd64 d
+	case $2 in *:*) arch=${2#*:} ;; esac
+	d=$(_ne_suite_dir "$2")
+	shift 2
 	if [ ! -f "$d/sources.list" ]; then
 		mkdir -p "$d/lists/partial" "$d/archives/partial" "$d/etc/preferences.d"
 		echo "deb $NE_MIRROR $suite main" >"$d/sources.list"
@@ -60,7 +72,7 @@ _ne_suite_tool() {
 		-o Dir::State::Status="$d/status" \
 		-o Dir::Cache="$d" \
 		-o Dir::Cache::Archives="$d/archives" \
-		-o APT::Architecture=amd64 -o APT::Architectures=amd64 \
+		-o APT::Architecture="$arch" -o APT::Architectures="$arch" \
 		-o Acquire::Check-Valid-Until=false \
 		-o APT::Sandbox::User=root \
 		-o Debug::NoLocking=true \
@@ -70,7 +82,8 @@ _ne_suite_tool() {
 # ne_suite_update SUITE: refresh the private index at most twice a day
 # (under a lock: prerequisites may be fetched in parallel).
 ne_suite_update() {
-	local d=$NE_CACHE/apt/$1
+	local d
+	d=$(_ne_suite_dir "$1")
 	mkdir -p "$d"
 	(
 		flock 8
@@ -86,7 +99,8 @@ ne_suite_update() {
 # the suite's archive cache and unpack each into DEST with dpkg -x.
 ne_suite_fetch() {
 	local suite=$1 dest=$2; shift 2
-	local d=$NE_CACHE/apt/$suite p f
+	local d p f
+	d=$(_ne_suite_dir "$suite")
 	ne_suite_update "$suite"
 	mkdir -p "$dest"
 	for p in "$@"; do

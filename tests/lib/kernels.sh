@@ -99,30 +99,36 @@ ne_build_chroot() {
 	local suite=$1 dir
 	dir=$NE_CACHE/chroots/build-$suite
 	if [ ! -f "$dir/.ready" ]; then
-		ne_need_pkgs debootstrap
-		rm -rf "$dir"
 		mkdir -p "$(dirname "$dir")"
-		ne_log "creating $suite build chroot (a few minutes, once)"
-		debootstrap --variant=minbase --include=make,ca-certificates,perl,python3 \
-			"$suite" "$dir" "$NE_MIRROR" >"$dir.log" 2>&1 ||
-			{ tail -n 20 "$dir.log" >&2; ne_die "debootstrap $suite failed"; }
-		echo 'Acquire::Check-Valid-Until "false";' \
-			>"$dir/etc/apt/apt.conf.d/99no-valid-until"
-		# Headers may pull a kernel image; nothing here boots from the
-		# chroot, so never spend minutes generating an initramfs.
-		chroot "$dir" dpkg-divert --local --rename \
-			--add /usr/sbin/update-initramfs >/dev/null
-		ln -sf /bin/true "$dir/usr/sbin/update-initramfs"
-		if [ "$suite" = bookworm ]; then
-			# backports for the 6.12 headers, never preferred over bookworm
-			echo "deb $NE_MIRROR bookworm-backports main" \
-				>"$dir/etc/apt/sources.list.d/backports.list"
-			printf 'Package: *\nPin: release a=bookworm-backports\nPin-Priority: 100\n' \
-				>"$dir/etc/apt/preferences.d/backports"
-		fi
-		chroot "$dir" apt-get -q update >>"$dir.log" 2>&1 ||
-			ne_die "apt-get update in $suite chroot failed"
-		touch "$dir/.ready"
+		# one creator at a time: check-module and check-arm64-build may
+		# both want it
+		(
+			flock 9
+			[ -f "$dir/.ready" ] && exit 0
+			ne_need_pkgs debootstrap
+			rm -rf "$dir"
+			ne_log "creating $suite build chroot (a few minutes, once)"
+			debootstrap --variant=minbase --include=make,ca-certificates,perl,python3 \
+				"$suite" "$dir" "$NE_MIRROR" >"$dir.log" 2>&1 ||
+				{ tail -n 20 "$dir.log" >&2; ne_die "debootstrap $suite failed"; }
+			echo 'Acquire::Check-Valid-Until "false";' \
+				>"$dir/etc/apt/apt.conf.d/99no-valid-until"
+			# Headers may pull a kernel image; nothing here boots from the
+			# chroot, so never spend minutes generating an initramfs.
+			chroot "$dir" dpkg-divert --local --rename \
+				--add /usr/sbin/update-initramfs >/dev/null
+			ln -sf /bin/true "$dir/usr/sbin/update-initramfs"
+			if [ "$suite" = bookworm ]; then
+				# backports for the 6.12 headers, never preferred over bookworm
+				echo "deb $NE_MIRROR bookworm-backports main" \
+					>"$dir/etc/apt/sources.list.d/backports.list"
+				printf 'Package: *\nPin: release a=bookworm-backports\nPin-Priority: 100\n' \
+					>"$dir/etc/apt/preferences.d/backports"
+			fi
+			chroot "$dir" apt-get -q update >>"$dir.log" 2>&1 ||
+				ne_die "apt-get update in $suite chroot failed"
+			touch "$dir/.ready"
+		) 9>"$dir.lock" || exit 1
 	fi
 	echo "$dir"
 }
@@ -147,7 +153,8 @@ ne_kernel_kdir() {
 }
 
 # ne_module_build VER SRCDIR OUTDIR [make args...]: build an out-of-tree
-# module against VER inside its chroot; *.ko and build.log land in OUTDIR.
+# module against VER inside its chroot; *.ko, ne_config.h (the probes'
+# results) and build.log land in OUTDIR.
 ne_module_build() {
 	local ver=$1 src=$2 out=$3; shift 3
 	local chr kdir scratch rc=0
@@ -166,10 +173,155 @@ ne_module_build() {
 		'mount -t proc proc "$0/proc" && exec chroot "$0" "$@"' \
 		"$chr" make -C "$kdir" M="$scratch/module" "$@" \
 		>"$out/build.log" 2>&1 || rc=$?
-	rm -f "$out"/*.ko
+	rm -f "$out"/*.ko "$out/ne_config.h"
+	cp "$chr$scratch/module/ne_config.h" "$out/" 2>/dev/null || true
 	if [ $rc -eq 0 ]; then
 		cp "$chr$scratch"/module/*.ko "$out/" || rc=1
 	fi
 	rm -rf "${chr:?}$scratch"
+	return $rc
+}
+
+# ---- arm64: cross builds only (no arm64 kernel is booted yet) ----
+#
+# Debian's arm64 headers (linux-headers-REL, -common) are unpacked from the
+# private SUITE:arm64 index into $NE_CACHE/kernels-arm64/VER/root, with the
+# *amd64* build of the same linux-kbuild package: the headers' scripts/ and
+# tools/ are symlinks into linux-kbuild, whose fixdep/modpost/recordmcount
+# are host programs, and the amd64 ones run here. The headers' Makefile
+# includes the -common tree by absolute path (/usr/src/...): it is rewritten
+# to point into the unpacked tree.
+#
+#   VER   kernel built with        cross build runs              with
+#   5.10  gcc-10                   on the host (bookworm)        aarch64-linux-gnu-gcc-12 (no gcc-10 cross in bookworm)
+#   6.1   gcc-12                   on the host                   aarch64-linux-gnu-gcc-12
+#   6.12  aarch64-linux-gnu-gcc-12 on the host                   aarch64-linux-gnu-gcc-12, pahole 1.24 (BTF)
+#   7.2   aarch64-linux-gnu-gcc-16 in the sid build chroot       aarch64-linux-gnu-gcc-16, sid's pahole
+#                                  (sid's kbuild needs glibc 2.38)
+
+# _ne_arm64_chroot VER: the build chroot's suite, or nothing for the host.
+_ne_arm64_chroot() {
+	case $1 in
+	7.2) echo sid ;;
+	esac
+}
+
+# ne_arm64_release VER: the uname -r of the newest arm64 kernel of that series.
+ne_arm64_release() {
+	local ver=$1 suite f
+	f=$NE_CACHE/kernels-arm64/$ver/release
+	if [ ! -s "$f" ]; then
+		suite=$(_ne_kernel_suite "$ver")
+		mkdir -p "$(dirname "$f")"
+		ne_suite_update "$suite:arm64"
+		ne_suite_cache "$suite:arm64" show linux-image-arm64 2>/dev/null |
+			sed -n 's/^Depends: .*linux-image-\([0-9][^ ,]*-arm64\).*/\1/p' |
+			head -n1 >"$f.tmp"
+		[ -s "$f.tmp" ] || ne_die "no arm64 kernel found in $suite"
+		mv "$f.tmp" "$f"
+	fi
+	cat "$f"
+}
+
+# ne_arm64_kdir VER: unpack the arm64 headers once; print their directory.
+ne_arm64_kdir() {
+	local ver=$1 suite rel root kbuild common
+	rel=$(ne_arm64_release "$ver")
+	root=$NE_CACHE/kernels-arm64/$ver/root
+	if [ ! -f "$NE_CACHE/kernels-arm64/$ver/.fetched" ]; then
+		suite=$(_ne_kernel_suite "$ver")
+		ne_log "fetching arm64 headers $rel ($suite)"
+		ne_suite_update "$suite:arm64"
+		# -common and linux-kbuild-X as the -arm64 package depends on them
+		read -r common kbuild < <(ne_suite_cache "$suite:arm64" show \
+			"linux-headers-$rel" 2>/dev/null | sed -n 's/^Depends: //p' |
+			head -n1 | tr ',' '\n' | sed 's/^ *//; s/ .*//' |
+			awk '/^linux-headers-.*-common$/ { c = $0 }
+			     /^linux-kbuild-/ { k = $0 }
+			     END { print c, k }')
+		[ -n "$common" ] && [ -n "$kbuild" ] ||
+			ne_die "cannot tell linux-headers-$rel's dependencies"
+		rm -rf "$root"
+		ne_suite_fetch "$suite:arm64" "$root" "linux-headers-$rel" "$common"
+		ne_suite_fetch "$suite" "$root" "$kbuild"
+		sed -i "s|/usr/src/|$root/usr/src/|g" \
+			"$root/usr/src/linux-headers-$rel/Makefile"
+		[ -x "$root/usr/src/linux-headers-$rel/scripts/basic/fixdep" ] ||
+			ne_die "no host fixdep for $rel ($kbuild)"
+		touch "$NE_CACHE/kernels-arm64/$ver/.fetched"
+	fi
+	echo "$root/usr/src/linux-headers-$rel"
+}
+
+# _ne_arm64_toolchain VER: the cross compiler (and pahole) where VER builds;
+# prints the CC to use.
+_ne_arm64_toolchain() {
+	local ver=$1 suite kdir n chr
+	kdir=$(ne_arm64_kdir "$ver")
+	# the kernel's compiler, from Debian's .kernelvariables: "...gcc-N"
+	n=$(sed -n 's/^CC *=.*gcc-\([0-9][0-9]*\) *$/\1/p' "$kdir/.kernelvariables")
+	[ -n "$n" ] || ne_die "no compiler version in $kdir/.kernelvariables"
+	suite=$(_ne_arm64_chroot "$ver")
+	if [ -z "$suite" ]; then
+		ne_need_pkgs gcc-aarch64-linux-gnu dwarves
+		if ! command -v "aarch64-linux-gnu-gcc-$n" >/dev/null; then
+			ne_log "arm64 $ver was built with gcc-$n; building with gcc-12"
+			n=12
+		fi
+	else
+		chr=$(ne_build_chroot "$suite")
+		if [ ! -x "$chr/usr/bin/aarch64-linux-gnu-gcc-$n" ] ||
+		   [ ! -x "$chr/usr/bin/pahole" ]; then
+			ne_log "installing gcc-$n-aarch64-linux-gnu in the $suite chroot"
+			chroot "$chr" env DEBIAN_FRONTEND=noninteractive apt-get -q -y \
+				-o DPkg::Lock::Timeout=900 --no-install-recommends \
+				install "gcc-$n-aarch64-linux-gnu" dwarves \
+				>>"$chr.log" 2>&1 ||
+				{ tail -n 20 "$chr.log" >&2
+				  ne_die "cannot install gcc-$n-aarch64-linux-gnu in $suite"; }
+		fi
+	fi
+	echo "aarch64-linux-gnu-gcc-$n"
+}
+
+# ne_module_build_arm64 VER SRCDIR OUTDIR [make args...]: cross-build an
+# out-of-tree module for VER's arm64 kernel; *.ko, ne_config.h (the probes'
+# results) and build.log land in OUTDIR.
+ne_module_build_arm64() {
+	local ver=$1 src=$2 out=$3; shift 3
+	local kdir cc suite chr root scratch rc=0
+	kdir=$(ne_arm64_kdir "$ver")
+	cc=$(_ne_arm64_toolchain "$ver")
+	suite=$(_ne_arm64_chroot "$ver")
+	root=$NE_CACHE/kernels-arm64/$ver/root
+	mkdir -p "$out" "$NE_CACHE/tmp"
+	scratch=$(mktemp -d "$NE_CACHE/tmp/ne-arm64-$ver.XXXXXX")
+	# Same layout as the repo and the DKMS tree: module/ next to uapi/.
+	cp -a "$src" "$scratch/module"
+	[ -d "$src/../uapi" ] && cp -a "$src/../uapi" "$scratch/uapi"
+	[ -f "$src/../VERSION" ] && cp "$src/../VERSION" "$scratch/"
+	local mk=(make -C "$kdir" M="$scratch/module" ARCH=arm64
+		CROSS_COMPILE=aarch64-linux-gnu- CC="$cc" "$@")
+	if [ -z "$suite" ]; then
+		"${mk[@]}" >"$out/build.log" 2>&1 || rc=$?
+	else
+		# The headers and the scratch dir appear at the same paths in the
+		# chroot, bind-mounted in a private mount namespace (with /proc).
+		chr=$(ne_build_chroot "$suite")
+		mkdir -p "$chr$root" "$chr$scratch"
+		unshare --mount --propagation private sh -c '
+			c=$1 r=$2 s=$3; shift 3
+			mount -t proc proc "$c/proc" &&
+			mount --bind "$r" "$c$r" && mount --bind "$s" "$c$s" &&
+			exec chroot "$c" "$@"' sh "$chr" "$root" "$scratch" "${mk[@]}" \
+			>"$out/build.log" 2>&1 || rc=$?
+	fi
+	rm -f "$out"/*.ko "$out/ne_config.h"
+	cp "$scratch/module/ne_config.h" "$out/" 2>/dev/null || true
+	if [ $rc -eq 0 ]; then
+		cp "$scratch"/module/*.ko "$out/" || rc=1
+	fi
+	rm -rf "${scratch:?}"
+	[ -z "$suite" ] || rmdir "$chr$scratch" 2>/dev/null || true
 	return $rc
 }
