@@ -8,39 +8,11 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine.h"
-
-static const char *const cmd_names[NE_CMD_MAX] = {
-	[NE_CMD_ENCLAVE_START]		= "ENCLAVE_START",
-	[NE_CMD_ENCLAVE_GET_SLOT]	= "ENCLAVE_GET_SLOT",
-	[NE_CMD_ENCLAVE_STOP]		= "ENCLAVE_STOP",
-	[NE_CMD_SLOT_ALLOC]		= "SLOT_ALLOC",
-	[NE_CMD_SLOT_FREE]		= "SLOT_FREE",
-	[NE_CMD_SLOT_ADD_MEM]		= "SLOT_ADD_MEM",
-	[NE_CMD_SLOT_ADD_VCPU]		= "SLOT_ADD_VCPU",
-	[NE_CMD_SLOT_COUNT]		= "SLOT_COUNT",
-	[NE_CMD_NEXT_SLOT]		= "NEXT_SLOT",
-	[NE_CMD_SLOT_INFO]		= "SLOT_INFO",
-	[NE_CMD_SLOT_ADD_BULK_VCPUS]	= "SLOT_ADD_BULK_VCPUS",
-};
-
-const char *ne_cmd_name(uint32_t type)
-{
-	return type < NE_CMD_MAX ? cmd_names[type] : NULL;
-}
-
-int ne_cmd_from_name(const char *name)
-{
-	int i;
-
-	for (i = 1; i < NE_CMD_MAX; i++)
-		if (cmd_names[i] && !strcmp(cmd_names[i], name))
-			return i;
-	return -1;
-}
 
 const char *ne_state_name(uint16_t state)
 {
@@ -53,57 +25,6 @@ const char *ne_state_name(uint16_t state)
 		return "STOPPED";
 	}
 	return "UNKNOWN";
-}
-
-/* Minimum request bytes per command: the wire always carries 240. */
-static size_t req_size(uint32_t type)
-{
-	switch (type) {
-	case NE_CMD_ENCLAVE_START:
-		return sizeof(struct ne_enclave_start_req);
-	case NE_CMD_ENCLAVE_GET_SLOT:
-		return sizeof(struct ne_enclave_get_slot_req);
-	case NE_CMD_ENCLAVE_STOP:
-		return sizeof(struct ne_enclave_stop_req);
-	case NE_CMD_SLOT_ALLOC:
-		return sizeof(struct ne_slot_alloc_req);
-	case NE_CMD_SLOT_FREE:
-		return sizeof(struct ne_slot_free_req);
-	case NE_CMD_SLOT_ADD_MEM:
-		return sizeof(struct ne_slot_add_mem_req);
-	case NE_CMD_SLOT_ADD_VCPU:
-		return sizeof(struct ne_slot_add_vcpu_req);
-	case NE_CMD_SLOT_COUNT:
-		return sizeof(struct ne_slot_count_req);
-	case NE_CMD_NEXT_SLOT:
-		return sizeof(struct ne_next_slot_req);
-	case NE_CMD_SLOT_INFO:
-		return sizeof(struct ne_slot_info_req);
-	case NE_CMD_SLOT_ADD_BULK_VCPUS:
-		return sizeof(struct ne_slot_add_bulk_vcpus_req);
-	}
-	return 0;
-}
-
-uint64_t ne_req_slot_uid(uint32_t type, const void *req, size_t len)
-{
-	uint64_t uid;
-
-	switch (type) {
-	case NE_CMD_ENCLAVE_START:
-	case NE_CMD_ENCLAVE_STOP:
-	case NE_CMD_SLOT_FREE:
-	case NE_CMD_SLOT_ADD_MEM:
-	case NE_CMD_SLOT_ADD_VCPU:
-	case NE_CMD_NEXT_SLOT:
-	case NE_CMD_SLOT_INFO:
-	case NE_CMD_SLOT_ADD_BULK_VCPUS:
-		if (len < sizeof(uid))
-			return 0;
-		memcpy(&uid, req, sizeof(uid));
-		return le64toh(uid);
-	}
-	return 0;
 }
 
 int ne_engine_init(struct ne_engine *e, const struct ne_engine_cfg *cfg)
@@ -194,10 +115,17 @@ static int grow(void **arr, uint32_t *cap, size_t elem)
 	return 0;
 }
 
-static int cmd_slot_alloc(struct ne_engine *e, struct ne_cmd_reply *r)
+/*
+ * The handlers: (engine, aligned request copy, reply) as in the table.
+ * The reply is zeroed and carries the request's slot_uid already.
+ */
+
+static int cmd_slot_alloc(struct ne_engine *e, const void *req,
+			  struct ne_cmd_reply *r)
 {
 	struct ne_slot *s;
 
+	(void)req;
 	if (e->nr_slots >= e->cfg.max_slots)
 		return -ENOSPC;
 	if (e->nr_slots == e->cap_slots) {
@@ -219,11 +147,14 @@ static int cmd_slot_alloc(struct ne_engine *e, struct ne_cmd_reply *r)
 	return 0;
 }
 
-static int cmd_slot_free(struct ne_engine *e, uint64_t uid)
+static int cmd_slot_free(struct ne_engine *e, const void *req,
+			 struct ne_cmd_reply *r)
 {
-	struct ne_slot *s = ne_engine_find(e, uid);
+	const struct ne_slot_free_req *q = req;
+	struct ne_slot *s = ne_engine_find(e, le64toh(q->slot_uid));
 	unsigned int i;
 
+	(void)r;
 	if (!s)
 		return -ENOENT;
 	if (s->state == NE_SLOT_STATE_RUNNING)
@@ -251,13 +182,16 @@ static int slot_for_config(struct ne_engine *e, uint64_t uid,
 	return 0;
 }
 
-static int cmd_add_mem(struct ne_engine *e, const struct ne_slot_add_mem_req *q)
+static int cmd_add_mem(struct ne_engine *e, const void *req,
+		       struct ne_cmd_reply *r)
 {
+	const struct ne_slot_add_mem_req *q = req;
 	uint64_t paddr = le64toh(q->paddr), size = le64toh(q->size);
 	struct ne_slot *s;
 	unsigned int i, j;
 	int rc;
 
+	(void)r;
 	rc = slot_for_config(e, le64toh(q->slot_uid), &s);
 	if (rc)
 		return rc;
@@ -288,14 +222,16 @@ static int cmd_add_mem(struct ne_engine *e, const struct ne_slot_add_mem_req *q)
 	return 0;
 }
 
-static int cmd_add_vcpu(struct ne_engine *e,
-			const struct ne_slot_add_vcpu_req *q)
+static int cmd_add_vcpu(struct ne_engine *e, const void *req,
+			struct ne_cmd_reply *r)
 {
+	const struct ne_slot_add_vcpu_req *q = req;
 	uint32_t id = le32toh(q->vcpu_id);
 	struct ne_slot *s;
 	unsigned int i, j;
 	int rc;
 
+	(void)r;
 	rc = slot_for_config(e, le64toh(q->slot_uid), &s);
 	if (rc)
 		return rc;
@@ -313,13 +249,15 @@ static int cmd_add_vcpu(struct ne_engine *e,
 	return 0;
 }
 
-static int cmd_add_bulk(struct ne_engine *e,
-			const struct ne_slot_add_bulk_vcpus_req *q)
+static int cmd_add_bulk(struct ne_engine *e, const void *req,
+			struct ne_cmd_reply *r)
 {
+	const struct ne_slot_add_bulk_vcpus_req *q = req;
 	uint64_t n = le64toh(q->nr_vcpus);
 	struct ne_slot *s;
 	int rc;
 
+	(void)r;
 	rc = slot_for_config(e, le64toh(q->slot_uid), &s);
 	if (rc)
 		return rc;
@@ -337,9 +275,10 @@ static int cid_reserved(uint64_t cid)
 	return cid <= 3 || cid >= 0xffffffffULL;
 }
 
-static int cmd_start(struct ne_engine *e, const struct ne_enclave_start_req *q,
+static int cmd_start(struct ne_engine *e, const void *req,
 		     struct ne_cmd_reply *r)
 {
+	const struct ne_enclave_start_req *q = req;
 	uint64_t cid = le64toh(q->enclave_cid), flags = le64toh(q->flags);
 	struct ne_slot *s;
 	int rc;
@@ -367,10 +306,13 @@ static int cmd_start(struct ne_engine *e, const struct ne_enclave_start_req *q,
 	return 0;
 }
 
-static int cmd_stop(struct ne_engine *e, uint64_t uid)
+static int cmd_stop(struct ne_engine *e, const void *req,
+		    struct ne_cmd_reply *r)
 {
-	struct ne_slot *s = ne_engine_find(e, uid);
+	const struct ne_enclave_stop_req *q = req;
+	struct ne_slot *s = ne_engine_find(e, le64toh(q->slot_uid));
 
+	(void)r;
 	if (!s)
 		return -ENOENT;
 	/*
@@ -384,9 +326,11 @@ static int cmd_stop(struct ne_engine *e, uint64_t uid)
 	return 0;
 }
 
-static int cmd_get_slot(struct ne_engine *e, uint64_t cid,
+static int cmd_get_slot(struct ne_engine *e, const void *req,
 			struct ne_cmd_reply *r)
 {
+	const struct ne_enclave_get_slot_req *q = req;
+	uint64_t cid = le64toh(q->enclave_cid);
 	struct ne_slot *s = find_by_cid(e, cid);
 
 	if (!s)
@@ -396,9 +340,19 @@ static int cmd_get_slot(struct ne_engine *e, uint64_t cid,
 	return 0;
 }
 
-static int cmd_next_slot(struct ne_engine *e, uint64_t uid,
+static int cmd_slot_count(struct ne_engine *e, const void *req,
+			  struct ne_cmd_reply *r)
+{
+	(void)req;
+	r->slot_count = htole64(e->nr_slots);
+	return 0;
+}
+
+static int cmd_next_slot(struct ne_engine *e, const void *req,
 			 struct ne_cmd_reply *r)
 {
+	const struct ne_next_slot_req *q = req;
+	uint64_t uid = le64toh(q->slot_uid);
 	unsigned int i;
 
 	/* The next uid above the given one, so a freed cursor still works. */
@@ -411,10 +365,11 @@ static int cmd_next_slot(struct ne_engine *e, uint64_t uid,
 	return -ENOENT;
 }
 
-static int cmd_slot_info(struct ne_engine *e, uint64_t uid,
+static int cmd_slot_info(struct ne_engine *e, const void *req,
 			 struct ne_cmd_reply *r)
 {
-	struct ne_slot *s = ne_engine_find(e, uid);
+	const struct ne_slot_info_req *q = req;
+	struct ne_slot *s = ne_engine_find(e, le64toh(q->slot_uid));
 
 	if (!s)
 		return -ENOENT;
@@ -427,67 +382,174 @@ static int cmd_slot_info(struct ne_engine *e, uint64_t uid,
 	return 0;
 }
 
-static int dispatch(struct ne_engine *e, uint32_t type, const void *req,
-		    struct ne_cmd_reply *r)
-{
-	uint64_t uid = ne_req_slot_uid(type, req, req_size(type));
-	uint64_t cid;
+/*
+ * The command table. REQ() is the request size, refused at build time if
+ * it does not fit the copy in ne_engine_cmd(); QF() and RF() are traced
+ * fields of a request struct and of the reply.
+ */
+#define REQ(T)							\
+	(sizeof(T) + 0 * sizeof(char[sizeof(T) <= NE_CMD_REQ_MAX ? 1 : -1]))
+#define QF(name, T, m, fmt)						\
+	{ name, offsetof(T, m), sizeof(((T *)0)->m), NE_CMD_FMT_##fmt }
+#define RF(name, m, fmt)	QF(name, struct ne_cmd_reply, m, fmt)
+#define SLOT_IN(T)	.slot = NE_CMD_SLOT_REQ, .slot_off = offsetof(T, slot_uid)
 
-	switch (type) {
-	case NE_CMD_ENCLAVE_START:
-		return cmd_start(e, req, r);
-	case NE_CMD_ENCLAVE_GET_SLOT:
-		memcpy(&cid, req, sizeof(cid));
-		return cmd_get_slot(e, le64toh(cid), r);
-	case NE_CMD_ENCLAVE_STOP:
-		return cmd_stop(e, uid);
-	case NE_CMD_SLOT_ALLOC:
-		return cmd_slot_alloc(e, r);
-	case NE_CMD_SLOT_FREE:
-		return cmd_slot_free(e, uid);
-	case NE_CMD_SLOT_ADD_MEM:
-		return cmd_add_mem(e, req);
-	case NE_CMD_SLOT_ADD_VCPU:
-		return cmd_add_vcpu(e, req);
-	case NE_CMD_SLOT_COUNT:
-		r->slot_count = htole64(e->nr_slots);
+static const struct ne_cmd_desc cmds[NE_CMD_MAX] = {
+	[NE_CMD_ENCLAVE_START] = {
+		.name = "ENCLAVE_START",
+		.req_size = REQ(struct ne_enclave_start_req),
+		SLOT_IN(struct ne_enclave_start_req),
+		.run = cmd_start,
+		.req_fields = {
+			QF("cid", struct ne_enclave_start_req, enclave_cid, DEC),
+			QF("flags", struct ne_enclave_start_req, flags, DEC),
+		},
+		.reply_fields = { RF("enclave_cid", enclave_cid, DEC) },
+	},
+	[NE_CMD_ENCLAVE_GET_SLOT] = {
+		.name = "ENCLAVE_GET_SLOT",
+		.req_size = REQ(struct ne_enclave_get_slot_req),
+		.slot = NE_CMD_SLOT_REPLY,
+		.run = cmd_get_slot,
+		.req_fields = {
+			QF("cid", struct ne_enclave_get_slot_req, enclave_cid,
+			   DEC),
+		},
+	},
+	[NE_CMD_ENCLAVE_STOP] = {
+		.name = "ENCLAVE_STOP",
+		.req_size = REQ(struct ne_enclave_stop_req),
+		SLOT_IN(struct ne_enclave_stop_req),
+		.run = cmd_stop,
+	},
+	[NE_CMD_SLOT_ALLOC] = {
+		.name = "SLOT_ALLOC",
+		.req_size = REQ(struct ne_slot_alloc_req),
+		.slot = NE_CMD_SLOT_REPLY,
+		.run = cmd_slot_alloc,
+		.reply_fields = { RF("mem_regions", mem_regions, DEC) },
+	},
+	[NE_CMD_SLOT_FREE] = {
+		.name = "SLOT_FREE",
+		.req_size = REQ(struct ne_slot_free_req),
+		SLOT_IN(struct ne_slot_free_req),
+		.run = cmd_slot_free,
+	},
+	[NE_CMD_SLOT_ADD_MEM] = {
+		.name = "SLOT_ADD_MEM",
+		.req_size = REQ(struct ne_slot_add_mem_req),
+		SLOT_IN(struct ne_slot_add_mem_req),
+		.run = cmd_add_mem,
+		.req_fields = {
+			QF("paddr", struct ne_slot_add_mem_req, paddr, HEX),
+			QF("size", struct ne_slot_add_mem_req, size, HEX),
+		},
+	},
+	[NE_CMD_SLOT_ADD_VCPU] = {
+		.name = "SLOT_ADD_VCPU",
+		.req_size = REQ(struct ne_slot_add_vcpu_req),
+		SLOT_IN(struct ne_slot_add_vcpu_req),
+		.run = cmd_add_vcpu,
+		.req_fields = {
+			QF("vcpu", struct ne_slot_add_vcpu_req, vcpu_id, DEC),
+		},
+	},
+	[NE_CMD_SLOT_COUNT] = {
+		.name = "SLOT_COUNT",
+		.req_size = REQ(struct ne_slot_count_req),
+		.slot = NE_CMD_SLOT_NONE,
+		.run = cmd_slot_count,
+		.reply_fields = { RF("count", slot_count, DEC) },
+	},
+	[NE_CMD_NEXT_SLOT] = {
+		.name = "NEXT_SLOT",
+		.req_size = REQ(struct ne_next_slot_req),
+		SLOT_IN(struct ne_next_slot_req),
+		.run = cmd_next_slot,
+		.reply_fields = { RF("next", slot_uid, DEC) },
+	},
+	[NE_CMD_SLOT_INFO] = {
+		.name = "SLOT_INFO",
+		.req_size = REQ(struct ne_slot_info_req),
+		SLOT_IN(struct ne_slot_info_req),
+		.run = cmd_slot_info,
+		.reply_fields = {
+			RF("state", state, STATE),
+			RF("enclave_cid", enclave_cid, DEC),
+			RF("mem_size", mem_size, HEX),
+			RF("nr_vcpus", nr_vcpus, DEC),
+			RF("flags", flags, DEC),
+			RF("mem_regions", mem_regions, DEC),
+		},
+	},
+	[NE_CMD_SLOT_ADD_BULK_VCPUS] = {
+		.name = "SLOT_ADD_BULK_VCPUS",
+		.req_size = REQ(struct ne_slot_add_bulk_vcpus_req),
+		SLOT_IN(struct ne_slot_add_bulk_vcpus_req),
+		.run = cmd_add_bulk,
+		.req_fields = {
+			QF("nr_vcpus", struct ne_slot_add_bulk_vcpus_req,
+			   nr_vcpus, DEC),
+		},
+	},
+};
+
+const struct ne_cmd_desc *ne_cmd_desc(uint32_t type)
+{
+	return type < NE_CMD_MAX && cmds[type].name ? &cmds[type] : NULL;
+}
+
+const char *ne_cmd_name(uint32_t type)
+{
+	const struct ne_cmd_desc *d = ne_cmd_desc(type);
+
+	return d ? d->name : NULL;
+}
+
+int ne_cmd_from_name(const char *name)
+{
+	int i;
+
+	for (i = 1; i < NE_CMD_MAX; i++)
+		if (cmds[i].name && !strcmp(cmds[i].name, name))
+			return i;
+	return -1;
+}
+
+uint64_t ne_req_slot_uid(uint32_t type, const void *req, size_t len)
+{
+	const struct ne_cmd_desc *d = ne_cmd_desc(type);
+	uint64_t uid;
+
+	if (!d || d->slot != NE_CMD_SLOT_REQ ||
+	    len < d->slot_off + sizeof(uid))
 		return 0;
-	case NE_CMD_NEXT_SLOT:
-		return cmd_next_slot(e, uid, r);
-	case NE_CMD_SLOT_INFO:
-		return cmd_slot_info(e, uid, r);
-	case NE_CMD_SLOT_ADD_BULK_VCPUS:
-		return cmd_add_bulk(e, req);
-	}
-	return -EOPNOTSUPP;
+	memcpy(&uid, (const uint8_t *)req + d->slot_off, sizeof(uid));
+	return le64toh(uid);
 }
 
 int ne_engine_cmd(struct ne_engine *e, uint32_t type, const void *req,
 		  size_t len, struct ne_cmd_reply *reply)
 {
+	const struct ne_cmd_desc *d = ne_cmd_desc(type);
 	union {
-		struct ne_enclave_start_req start;
-		struct ne_slot_add_mem_req mem;
-		struct ne_slot_add_vcpu_req vcpu;
-		struct ne_slot_add_bulk_vcpus_req bulk;
-		uint64_t u64;
+		uint8_t bytes[NE_CMD_REQ_MAX];
+		uint64_t align;
 	} q;
-	size_t need = req_size(type);
 	int rc;
 
 	memset(reply, 0, sizeof(*reply));
-	if (!need) {
+	if (!d) {
 		rc = -EOPNOTSUPP;
-	} else if (!req || len < need) {
+	} else if (!req || len < d->req_size) {
 		rc = -EINVAL;
 	} else {
 		/* Aligned private copy: the window may be any byte buffer. */
 		memset(&q, 0, sizeof(q));
-		memcpy(&q, req, need);
-		if (type != NE_CMD_SLOT_ALLOC && type != NE_CMD_SLOT_COUNT &&
-		    type != NE_CMD_ENCLAVE_GET_SLOT)
-			reply->slot_uid = htole64(ne_req_slot_uid(type, &q, need));
-		rc = dispatch(e, type, &q, reply);
+		memcpy(&q, req, d->req_size);
+		reply->slot_uid = htole64(ne_req_slot_uid(type, &q,
+							  d->req_size));
+		rc = d->run(e, &q, reply);
 	}
 	reply->rc = (int32_t)htole32((uint32_t)rc);
 	return rc;

@@ -86,12 +86,60 @@ void ne_engine_set_mem_regions(struct ne_engine *e, unsigned int n);
 struct ne_slot *ne_engine_find(struct ne_engine *e, uint64_t uid);
 uint64_t ne_engine_vcpu_count(const struct ne_slot *s);
 
+/*
+ * The command table: one entry per device command type, the only place
+ * that knows what a type means. Adding a command is one entry in
+ * engine.c (and its handler there); the trace, the log lines, stats,
+ * faults and the control protocol's names all follow from it.
+ */
+
+#define NE_CMD_REQ_MAX		24	/* the largest request struct */
+#define NE_CMD_REQ_FIELDS	2	/* traced request fields, slot aside */
+#define NE_CMD_REPLY_FIELDS	6	/* traced reply fields */
+
+/* Where a command's slot comes from, for the reply and the trace. */
+enum ne_cmd_slot {
+	NE_CMD_SLOT_NONE = 0,	/* no slot: the trace shows slot=0 */
+	NE_CMD_SLOT_REQ,	/* the request names it, at slot_off */
+	NE_CMD_SLOT_REPLY,	/* the device picks it: the reply's slot_uid */
+};
+
+enum ne_cmd_fmt {
+	NE_CMD_FMT_DEC = 0,	/* name=<decimal> */
+	NE_CMD_FMT_HEX,		/* name=0x<hex> */
+	NE_CMD_FMT_STATE,	/* name=<ne_state_name()> */
+};
+
+/* One little-endian field shown in the trace as " name=value". */
+struct ne_cmd_field {
+	const char *name;	/* NULL: no more fields */
+	uint8_t off;		/* in the request or in struct ne_cmd_reply */
+	uint8_t width;		/* 2, 4 or 8 bytes */
+	uint8_t fmt;		/* enum ne_cmd_fmt */
+};
+
+struct ne_cmd_desc {
+	const char *name;		/* control protocol, trace, log */
+	size_t req_size;		/* the module/ne_proto.h request struct */
+	enum ne_cmd_slot slot;
+	size_t slot_off;		/* NE_CMD_SLOT_REQ: u64 slot_uid here */
+	/* Validate and execute; @req is an aligned copy of req_size bytes. */
+	int (*run)(struct ne_engine *e, const void *req,
+		   struct ne_cmd_reply *r);
+	/* Trace: request fields after slot=, reply fields when rc is 0. */
+	struct ne_cmd_field req_fields[NE_CMD_REQ_FIELDS];
+	struct ne_cmd_field reply_fields[NE_CMD_REPLY_FIELDS];
+};
+
+/* The entry of a type, NULL if unknown (0, >= NE_CMD_MAX). */
+const struct ne_cmd_desc *ne_cmd_desc(uint32_t type);
+
 /* Names as used by the control protocol and the trace. */
 const char *ne_cmd_name(uint32_t type);		/* NULL if unknown */
 int ne_cmd_from_name(const char *name);		/* -1 if unknown */
 const char *ne_state_name(uint16_t state);
 
-/* Request slot uid of the commands that carry one, else 0. */
+/* Request slot uid of the commands that name one (NE_CMD_SLOT_REQ), else 0. */
 uint64_t ne_req_slot_uid(uint32_t type, const void *req, size_t len);
 
 #endif /* NE_EMU_ENGINE_H */

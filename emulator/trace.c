@@ -91,24 +91,23 @@ void ne_trace_replied(struct ne_trace *t, uint64_t seq, uint64_t now_us)
 	}
 }
 
-static uint64_t get64(const uint8_t *p, size_t off, size_t len)
+/* The trace keeps the first NE_TRACE_REQ_BYTES of a request. */
+_Static_assert(NE_TRACE_REQ_BYTES >= NE_CMD_REQ_MAX, "trace: request bytes");
+
+/* A little-endian field of @width bytes at @off of @p; 0 beyond @len. */
+static uint64_t get_le(const uint8_t *p, size_t off, size_t width, size_t len)
 {
 	uint64_t v = 0;
+	size_t i;
 
-	if (off + sizeof(v) <= len)
-		memcpy(&v, p + off, sizeof(v));
-	return le64toh(v);
+	if (off + width > len)
+		return 0;
+	for (i = width; i-- > 0;)
+		v = v << 8 | p[off + i];
+	return v;
 }
 
-static uint32_t get32(const uint8_t *p, size_t off, size_t len)
-{
-	uint32_t v = 0;
-
-	if (off + sizeof(v) <= len)
-		memcpy(&v, p + off, sizeof(v));
-	return le32toh(v);
-}
-
+/* Append at @pos in @buf; the result is the length that would be written. */
 #define APPEND(...) do {						\
 	int _n = snprintf(buf + pos, pos < size ? size - pos : 0,	\
 			  __VA_ARGS__);					\
@@ -116,86 +115,57 @@ static uint32_t get32(const uint8_t *p, size_t off, size_t len)
 		pos += (size_t)_n;					\
 } while (0)
 
-/* Request fields; the slot comes from the reply where the device picks it. */
-static size_t fmt_request(uint32_t type, const uint8_t *q, size_t len,
-			  const struct ne_cmd_reply *r, char *buf, size_t size)
+/* The fields of one command-table list, each as " name=value". */
+static size_t fmt_fields(char *buf, size_t size, size_t pos,
+			 const struct ne_cmd_field *f, size_t n,
+			 const void *src, size_t len)
 {
-	const char *name = ne_cmd_name(type);
-	uint64_t rslot = r ? le64toh(r->slot_uid) : 0;
-	size_t pos = 0;
+	size_t i;
 
-	if (name)
-		APPEND("cmd=%s", name);
-	else
-		APPEND("cmd=UNKNOWN(%" PRIu32 ")", type);
+	for (i = 0; i < n && f[i].name; i++) {
+		uint64_t v = get_le(src, f[i].off, f[i].width, len);
 
-	switch (type) {
-	case NE_CMD_ENCLAVE_START:
-		APPEND(" slot=%" PRIu64 " cid=%" PRIu64 " flags=%" PRIu64,
-		       get64(q, 0, len), get64(q, 8, len), get64(q, 16, len));
-		break;
-	case NE_CMD_ENCLAVE_GET_SLOT:
-		APPEND(" slot=%" PRIu64 " cid=%" PRIu64, rslot,
-		       get64(q, 0, len));
-		break;
-	case NE_CMD_SLOT_ALLOC:
-		APPEND(" slot=%" PRIu64, rslot);
-		break;
-	case NE_CMD_SLOT_ADD_MEM:
-		APPEND(" slot=%" PRIu64 " paddr=0x%" PRIx64 " size=0x%" PRIx64,
-		       get64(q, 0, len), get64(q, 8, len), get64(q, 16, len));
-		break;
-	case NE_CMD_SLOT_ADD_VCPU:
-		APPEND(" slot=%" PRIu64 " vcpu=%" PRIu32, get64(q, 0, len),
-		       get32(q, 8, len));
-		break;
-	case NE_CMD_SLOT_ADD_BULK_VCPUS:
-		APPEND(" slot=%" PRIu64 " nr_vcpus=%" PRIu64,
-		       get64(q, 0, len), get64(q, 8, len));
-		break;
-	case NE_CMD_ENCLAVE_STOP:
-	case NE_CMD_SLOT_FREE:
-	case NE_CMD_NEXT_SLOT:
-	case NE_CMD_SLOT_INFO:
-		APPEND(" slot=%" PRIu64, get64(q, 0, len));
-		break;
-	default:
-		APPEND(" slot=0");
-		break;
+		if (f[i].fmt == NE_CMD_FMT_HEX)
+			APPEND(" %s=0x%" PRIx64, f[i].name, v);
+		else if (f[i].fmt == NE_CMD_FMT_STATE)
+			APPEND(" %s=%s", f[i].name, ne_state_name((uint16_t)v));
+		else
+			APPEND(" %s=%" PRIu64, f[i].name, v);
 	}
 	return pos;
 }
 
-/* Reply fields worth seeing, only for a successful, well-formed reply. */
-static size_t fmt_reply(uint32_t type, const struct ne_cmd_reply *r,
-			char *buf, size_t size)
+/* Request fields; the slot comes from the reply where the device picks it. */
+static size_t fmt_request(char *buf, size_t size, size_t pos, uint32_t type,
+			  const uint8_t *q, size_t len,
+			  const struct ne_cmd_reply *r)
 {
-	size_t pos = 0;
+	const struct ne_cmd_desc *d = ne_cmd_desc(type);
+	uint64_t slot = 0;
 
-	switch (type) {
-	case NE_CMD_ENCLAVE_START:
-		APPEND(" enclave_cid=%" PRIu64, le64toh(r->enclave_cid));
-		break;
-	case NE_CMD_SLOT_ALLOC:
-		APPEND(" mem_regions=%" PRIu64, le64toh(r->mem_regions));
-		break;
-	case NE_CMD_SLOT_COUNT:
-		APPEND(" count=%" PRIu64, le64toh(r->slot_count));
-		break;
-	case NE_CMD_NEXT_SLOT:
-		APPEND(" next=%" PRIu64, le64toh(r->slot_uid));
-		break;
-	case NE_CMD_SLOT_INFO:
-		APPEND(" state=%s enclave_cid=%" PRIu64 " mem_size=0x%" PRIx64
-		       " nr_vcpus=%" PRIu64 " flags=%" PRIu64
-		       " mem_regions=%" PRIu64,
-		       ne_state_name(le16toh(r->state)),
-		       le64toh(r->enclave_cid), le64toh(r->mem_size),
-		       le64toh(r->nr_vcpus), le64toh(r->flags),
-		       le64toh(r->mem_regions));
-		break;
+	if (!d) {
+		APPEND("cmd=UNKNOWN(%" PRIu32 ") slot=0", type);
+		return pos;
 	}
-	return pos;
+	if (d->slot == NE_CMD_SLOT_REQ)
+		slot = ne_req_slot_uid(type, q, len);
+	else if (d->slot == NE_CMD_SLOT_REPLY && r)
+		slot = le64toh(r->slot_uid);
+	APPEND("cmd=%s slot=%" PRIu64, d->name, slot);
+	return fmt_fields(buf, size, pos, d->req_fields, NE_CMD_REQ_FIELDS,
+			  q, len);
+}
+
+/* Reply fields worth seeing, only for a successful, well-formed reply. */
+static size_t fmt_reply(char *buf, size_t size, size_t pos, uint32_t type,
+			const struct ne_cmd_reply *r)
+{
+	const struct ne_cmd_desc *d = ne_cmd_desc(type);
+
+	if (!d)
+		return pos;
+	return fmt_fields(buf, size, pos, d->reply_fields,
+			  NE_CMD_REPLY_FIELDS, r, sizeof(*r));
 }
 
 int ne_trace_format(const struct ne_trace_ent *ent, char *buf, size_t size)
@@ -212,14 +182,10 @@ int ne_trace_format(const struct ne_trace_ent *ent, char *buf, size_t size)
 	APPEND("T seq=%" PRIu64 " ", ent->seq);
 	/* A garbage or missing reply has no slot worth showing. */
 	ok_reply = ent->fault == NE_FAULT_NONE || ent->fault == NE_FAULT_RC;
-	pos += fmt_request(ent->type, ent->req, sizeof(ent->req),
-			   ok_reply ? &ent->reply : NULL,
-			   buf + (pos < size ? pos : size),
-			   pos < size ? size - pos : 0);
+	pos = fmt_request(buf, size, pos, ent->type, ent->req,
+			  sizeof(ent->req), ok_reply ? &ent->reply : NULL);
 	if (ent->fault == NE_FAULT_NONE && ent->rc == 0)
-		pos += fmt_reply(ent->type, &ent->reply,
-				 buf + (pos < size ? pos : size),
-				 pos < size ? size - pos : 0);
+		pos = fmt_reply(buf, size, pos, ent->type, &ent->reply);
 	if (ent->fault == NE_FAULT_DROP || ent->fault == NE_FAULT_LOST)
 		APPEND(" rc=none");
 	else
@@ -232,5 +198,5 @@ int ne_trace_format(const struct ne_trace_ent *ent, char *buf, size_t size)
 int ne_trace_describe(uint32_t type, const void *req, size_t len,
 		      char *buf, size_t size)
 {
-	return (int)fmt_request(type, req, len, NULL, buf, size);
+	return (int)fmt_request(buf, size, 0, type, req, len, NULL);
 }
