@@ -352,12 +352,44 @@ static void test_end_event_set(void)
 	ok(is_error(ctl("event")), "event without a device -> error");
 }
 
+/* Types without a table entry, through the dispatch, the trace and stats. */
+static void test_unknown_types(void)
+{
+	static const uint32_t types[] = { NE_CMD_INVALID, NE_CMD_MAX, 12345 };
+	struct ne_wire_hdr h;
+	struct ne_wire_reply r;
+	char want[64];
+	const char *s;
+	size_t i;
+
+	ctl("reset");
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		submit(types[i], 1, 2, 3);
+		ok(recv_msg(&h, &r) == NE_WIRE_REPLY &&
+		   reply_rc(&r) == -EOPNOTSUPP,
+		   "type %u answered -EOPNOTSUPP", types[i]);
+	}
+	s = ctl("trace");
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		snprintf(want, sizeof(want),
+			 "T seq=%zu cmd=UNKNOWN(%u) slot=0 rc=-95 lat_us=",
+			 (size_t)emu.seq - 2 + i, types[i]);
+		ok(strstr(s, want), "trace: %s", want);
+	}
+	ok(strstr(ctl("stats"), "S cmd=UNKNOWN count=3\n"),
+	   "stats: the three count as UNKNOWN");
+	ok(is_error(ctl("fault rc UNKNOWN ENOMEM")) &&
+	   is_error(ctl("fault drop 12345")),
+	   "no fault on an unknown type");
+}
+
 int main(void)
 {
 	ne_log_set(NULL);
 	setup();
 	test_basics();
 	test_trace_stats_slots();
+	test_unknown_types();
 	test_faults();
 	test_latency();
 	test_end_event_set();

@@ -10,6 +10,7 @@
 
 #include "engine.h"
 #include "tap.h"
+#include "trace.h"
 
 #define MiB(x)	((uint64_t)(x) << 20)
 
@@ -427,6 +428,155 @@ static void test_fuzz(void)
 	is(bad, 0, "fuzz: 100000 random commands, invariants hold");
 }
 
+/* The request struct of each type, straight from module/ne_proto.h. */
+static const size_t proto_req_size[NE_CMD_MAX] = {
+	[NE_CMD_ENCLAVE_START]		= sizeof(struct ne_enclave_start_req),
+	[NE_CMD_ENCLAVE_GET_SLOT]	= sizeof(struct ne_enclave_get_slot_req),
+	[NE_CMD_ENCLAVE_STOP]		= sizeof(struct ne_enclave_stop_req),
+	[NE_CMD_SLOT_ALLOC]		= sizeof(struct ne_slot_alloc_req),
+	[NE_CMD_SLOT_FREE]		= sizeof(struct ne_slot_free_req),
+	[NE_CMD_SLOT_ADD_MEM]		= sizeof(struct ne_slot_add_mem_req),
+	[NE_CMD_SLOT_ADD_VCPU]		= sizeof(struct ne_slot_add_vcpu_req),
+	[NE_CMD_SLOT_COUNT]		= sizeof(struct ne_slot_count_req),
+	[NE_CMD_NEXT_SLOT]		= sizeof(struct ne_next_slot_req),
+	[NE_CMD_SLOT_INFO]		= sizeof(struct ne_slot_info_req),
+	[NE_CMD_SLOT_ADD_BULK_VCPUS] = sizeof(struct ne_slot_add_bulk_vcpus_req),
+};
+
+/* Every traced field lies inside its struct and has a width we read. */
+static int fields_fit(const struct ne_cmd_field *f, size_t n, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < n && f[i].name; i++) {
+		if (!*f[i].name || f[i].off + f[i].width > len ||
+		    (f[i].width != 2 && f[i].width != 4 && f[i].width != 8) ||
+		    f[i].fmt > NE_CMD_FMT_STATE)
+			return 0;
+	}
+	return 1;
+}
+
+static void test_cmd_table(void)
+{
+	uint8_t win[NE_SEND_DATA_SIZE] = { 0 };
+	uint32_t t;
+
+	setup(0, 0);
+	for (t = 1; t < NE_CMD_MAX; t++) {
+		const struct ne_cmd_desc *d = ne_cmd_desc(t);
+		int rc, good;
+
+		if (!ok(d && d->name && d->run, "table: type %u has an entry",
+			t))
+			continue;
+		ok(*d->name && ne_cmd_from_name(d->name) == (int)t &&
+		   ne_cmd_name(t) == d->name,
+		   "table: %s is type %u's own name", d->name, t);
+		ok(d->req_size == proto_req_size[t],
+		   "table: %s request size %zu as in ne_proto.h", d->name,
+		   proto_req_size[t]);
+		ok(d->req_size <= NE_CMD_REQ_MAX &&
+		   d->req_size <= NE_TRACE_REQ_BYTES,
+		   "table: %s request fits the copy and the trace", d->name);
+		good = d->slot == NE_CMD_SLOT_NONE ||
+		       d->slot == NE_CMD_SLOT_REPLY ||
+		       (d->slot == NE_CMD_SLOT_REQ &&
+			d->slot_off + sizeof(uint64_t) <= d->req_size);
+		ok(good && fields_fit(d->req_fields, NE_CMD_REQ_FIELDS,
+				      d->req_size) &&
+		   fields_fit(d->reply_fields, NE_CMD_REPLY_FIELDS,
+			      sizeof(struct ne_cmd_reply)),
+		   "table: %s slot and traced fields lie in their structs",
+		   d->name);
+		rc = ne_engine_cmd(&eng, t, win, d->req_size - 1, &rep);
+		ok(rc == -EINVAL, "table: %s one byte short -> -EINVAL",
+		   d->name);
+		rc = ne_engine_cmd(&eng, t, win, d->req_size, &rep);
+		ok(rc != -EOPNOTSUPP && (int32_t)le32toh((uint32_t)rep.rc) == rc,
+		   "table: %s runs its handler", d->name);
+	}
+}
+
+/* One trace line per type with the same request and reply bytes. */
+static void test_cmd_trace_lines(void)
+{
+	static const char *const want[NE_CMD_MAX] = {
+		[NE_CMD_ENCLAVE_START] =
+			"cmd=ENCLAVE_START slot=5 cid=16 flags=1 enclave_cid=10",
+		[NE_CMD_ENCLAVE_GET_SLOT] = "cmd=ENCLAVE_GET_SLOT slot=9 cid=5",
+		[NE_CMD_ENCLAVE_STOP] = "cmd=ENCLAVE_STOP slot=5",
+		[NE_CMD_SLOT_ALLOC] = "cmd=SLOT_ALLOC slot=9 mem_regions=4",
+		[NE_CMD_SLOT_FREE] = "cmd=SLOT_FREE slot=5",
+		[NE_CMD_SLOT_ADD_MEM] =
+			"cmd=SLOT_ADD_MEM slot=5 paddr=0x10 size=0x1",
+		[NE_CMD_SLOT_ADD_VCPU] = "cmd=SLOT_ADD_VCPU slot=5 vcpu=16",
+		[NE_CMD_SLOT_COUNT] = "cmd=SLOT_COUNT slot=0 count=3",
+		[NE_CMD_NEXT_SLOT] = "cmd=NEXT_SLOT slot=5 next=9",
+		[NE_CMD_SLOT_INFO] = "cmd=SLOT_INFO slot=5 state=RUNNING "
+			"enclave_cid=10 mem_size=0x800000 nr_vcpus=2 flags=1 "
+			"mem_regions=4",
+		[NE_CMD_SLOT_ADD_BULK_VCPUS] =
+			"cmd=SLOT_ADD_BULK_VCPUS slot=5 nr_vcpus=16",
+	};
+	uint64_t q[3] = { htole64(5), htole64(16), htole64(1) };
+	struct ne_trace_ent ent;
+	char line[512], exp[512];
+	uint32_t t;
+
+	for (t = 1; t < NE_CMD_MAX; t++) {
+		memset(&ent, 0, sizeof(ent));
+		ent.seq = t;
+		ent.type = t;
+		memcpy(ent.req, q, sizeof(q));
+		ent.reply.slot_uid = htole64(9);
+		ent.reply.enclave_cid = htole64(10);
+		ent.reply.slot_count = htole64(3);
+		ent.reply.mem_regions = htole64(4);
+		ent.reply.mem_size = htole64(MiB(8));
+		ent.reply.nr_vcpus = htole64(2);
+		ent.reply.flags = htole64(1);
+		ent.reply.state = htole16(NE_SLOT_STATE_RUNNING);
+		ne_trace_format(&ent, line, sizeof(line));
+		snprintf(exp, sizeof(exp), "T seq=%u %s rc=0 lat_us=0", t,
+			 want[t]);
+		if (!ok(!strcmp(line, exp), "trace line of type %u", t))
+			printf("#   got  %s\n#   want %s\n", line, exp);
+	}
+}
+
+/* Types without an entry: refused, and named by number in the trace. */
+static void test_unknown_types(void)
+{
+	static const uint32_t types[] = { NE_CMD_INVALID, NE_CMD_MAX, 12345 };
+	uint8_t win[NE_SEND_DATA_SIZE] = { 0 };
+	struct ne_trace_ent ent;
+	char line[256], exp[64];
+	size_t i;
+
+	setup(0, 0);
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		uint32_t t = types[i];
+
+		ok(!ne_cmd_desc(t) && !ne_cmd_name(t),
+		   "type %u has no table entry", t);
+		is(ne_engine_cmd(&eng, t, win, sizeof(win), &rep), -EOPNOTSUPP,
+		   "unknown type -> -EOPNOTSUPP");
+		is(ne_req_slot_uid(t, win, sizeof(win)), 0,
+		   "unknown type names no slot");
+		memset(&ent, 0, sizeof(ent));
+		ent.seq = 1;
+		ent.type = t;
+		ent.rc = -EOPNOTSUPP;
+		ent.reply = rep;
+		ne_trace_format(&ent, line, sizeof(line));
+		snprintf(exp, sizeof(exp),
+			 "T seq=1 cmd=UNKNOWN(%u) slot=0 rc=-95 lat_us=0", t);
+		if (!ok(!strcmp(line, exp), "trace names type %u UNKNOWN", t))
+			printf("#   got  %s\n", line);
+	}
+}
+
 int main(void)
 {
 	test_slot_alloc();
@@ -440,6 +590,9 @@ int main(void)
 	test_bad_requests();
 	test_end_and_free_all();
 	test_fuzz();
+	test_cmd_table();
+	test_cmd_trace_lines();
+	test_unknown_types();
 	ne_engine_fini(&eng);
 	return tap_done();
 }
