@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -669,4 +670,32 @@ TEST_F(dev, merge, max_regions_counts_held_back_chunk)
 	EXPECT_EQ(0, slot_regions(uid, &bytes), "the refused ioctl sent nothing");
 	EXPECT_EQ(0, bytes);
 	close(fd);
+}
+
+/*
+ * Long-term pinning migrates a hugepage out of ZONE_MOVABLE/CMA first, which
+ * needs a spare hugepage. nitro-cli's allocator reserves exactly what the
+ * enclave needs: check the region can be added with no spare page at all.
+ * (Boot with movablecore= to put the pool in ZONE_MOVABLE; see the README.)
+ */
+TEST_F(encl, set_mem, pin_with_no_spare_hugepage)
+{
+	char path[160], v[32];
+	long nr, fr;
+	void *p;
+	int rc;
+
+	ASSERT_EQ(0, hp_ensure_free(SHIFT_2M, SZ_64M / SZ_2M));
+	nr = hp_read(SHIFT_2M, "nr_hugepages");
+	fr = hp_read(SHIFT_2M, "free_hugepages");
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages");
+	snprintf(v, sizeof(v), "%ld", nr - (fr - SZ_64M / SZ_2M));
+	ASSERT_RC(0, sysfs_write(path, v), "shrink the pool to 64 MiB free");
+	ASSERT_EQ(SZ_64M / SZ_2M, hp_read(SHIFT_2M, "free_hugepages"));
+	p = hp_map(SZ_64M, SHIFT_2M);
+	ASSERT_NE(NULL, p);
+	EXPECT_EQ(0, hp_read(SHIFT_2M, "free_hugepages"), "no spare hugepage");
+	rc = ne_set_mem(self->fd, 0, (uintptr_t)p, SZ_64M);
+	TH_LOG("64 MiB with no spare hugepage: %s", th_errname(rc));
+	EXPECT_RC(0, rc, "pinning needs no spare hugepage");
 }
