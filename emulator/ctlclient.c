@@ -234,6 +234,8 @@ int emuctl_request(struct emuctl *c, const char *req, int timeout_ms,
 			return -errno;
 		if (n == 0)
 			return -EPIPE;
+		/* An idle timeout: a long answer on a slow serial port is fine. */
+		deadline = now_ms() + timeout_ms;
 		rc = take(c, &a, buf, (size_t)n);
 		if (rc)
 			return a.fn_rc < 0 ? a.fn_rc : rc - 1;

@@ -47,8 +47,9 @@ void emuctl_close(struct emuctl *c);
 
 /*
  * Send one request (REQ without its newline) and read the answer up to its
- * final line, giving data lines to FN (may be NULL). The whole answer must
- * arrive within TIMEOUT_MS.
+ * final line, giving data lines to FN (may be NULL). TIMEOUT_MS is an idle
+ * timeout: the answer may take longer as long as bytes keep coming (a
+ * guest's serial port under a busy TCG host is slow).
  * Returns 0 on `ok`, 1 on `error ...` (the line is in c->err), the first
  * negative FN result, or -errno: -ETIMEDOUT without a final line in time,
  * -EPIPE when the peer closed, -EINVAL for an empty request or one with a
