@@ -898,7 +898,9 @@ static void *chaos_thread(void *arg)
 			const char *k = kinds[rnd(&s, 8)];
 			int n = 1 + (int)rnd(&s, 3);
 
-			if (!strcmp(k, "rc"))
+			if (lying_enoent && chance(&s, 20))
+				rc = emu_cmd(NULL, 0, "fault rc SLOT_FREE ENOENT 1");
+			else if (!strcmp(k, "rc"))
 				rc = emu_cmd(NULL, 0, "fault rc %s %s %d", cmd,
 					     errs[rnd(&s, lying_enoent ? 10 : 9)], n);
 			else
@@ -1091,7 +1093,8 @@ static void usage(void)
 		"  -t  stop the calls after SECONDS (default: no limit)\n"
 		"  -T  cmd_timeout_ms during the run (default 300)\n"
 		"  -C  no chaos (no emulator faults, latency, events, pool rewrites)\n"
-		"  -E  rc faults may answer ENOENT (a device that lies: see README)\n");
+		"  -E  rc faults may answer ENOENT, and a fifth of the faults is\n"
+		"      SLOT_FREE -> ENOENT (a device that lies: see README)\n");
 	exit(2);
 }
 
