@@ -1033,8 +1033,8 @@ static const char *errname(int e)
 		return "ok";
 	if (e >= 256 && e <= 275)
 		return ne[e - 256];
-	if (e == NBUCKET - 1)
-		return "other";
+	if (e == NBUCKET - 1)	/* e.g. a device rc of -4095, passed on */
+		return "errno>318";
 	n = strerrorname_np(e);
 	if (n)
 		return n;
