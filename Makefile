@@ -11,7 +11,7 @@ DRIVER ?= project
 
 .PHONY: all module emulator demo check check-unit check-emulator \
 	check-module check-arm64-build check-conformance check-packages check-tools \
-	bench bench-short deb rpm tools clean
+	check-fuzz check-fuzz-short bench bench-short deb rpm tools clean
 
 all: module tools
 
@@ -32,7 +32,7 @@ demo:
 	tests/vm/demo
 
 check: check-unit check-emulator check-module check-arm64-build check-tools \
-	check-packages bench-short
+	check-packages bench-short check-fuzz-short
 
 check-unit:
 	$(MAKE) -C tests/unit check
@@ -55,6 +55,14 @@ check-conformance:
 
 check-tools:
 	$(MAKE) -C tools check
+
+# The ioctl fuzzer with emulator chaos, then the invariant check, in one
+# 6.12 VM: ~50k calls for `make check`, >= 10^6 for check-fuzz.
+check-fuzz-short:
+	tests/fuzz/run --short
+
+check-fuzz:
+	tests/fuzz/run
 
 check-packages:
 	tests/packaging/run
