@@ -118,6 +118,7 @@ static int ne_enclave_reclaim(struct ne_enclave *ne)
 {
 	struct ne_enclave_stop_req stop = { .slot_uid = ne->slot_uid };
 	struct ne_slot_free_req slot_free = { .slot_uid = ne->slot_uid };
+	struct ne_slot_info_req info = { .slot_uid = ne->slot_uid };
 	struct ne_cmd_reply reply;
 	int rc;
 
@@ -135,10 +136,17 @@ static int ne_enclave_reclaim(struct ne_enclave *ne)
 
 	rc = ne_pci_cmd_nokill(ne->pci, NE_CMD_SLOT_FREE, &slot_free,
 			       sizeof(slot_free), &reply);
-	if (rc == -ENOENT)	/* the device does not know the slot */
-		rc = 0;
+	if (rc != -ENOENT)
+		return rc;
 
-	return rc;
+	/*
+	 * The device does not know the slot (a SLOT_FREE whose reply was lost
+	 * did free it, say). Giving everything back rests on that answer
+	 * alone: have SLOT_INFO say it too.
+	 */
+	rc = ne_pci_cmd_nokill(ne->pci, NE_CMD_SLOT_INFO, &info, sizeof(info),
+			       &reply);
+	return rc == -ENOENT ? 0 : rc ? rc : -EEXIST;
 }
 
 /* The device confirmed: give pages to their owner, cores to the pool. */

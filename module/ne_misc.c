@@ -240,13 +240,7 @@ static unsigned int ne_misc_visit(void)
 	return quarantined;
 }
 
-/* The device signalled an event. */
-static void ne_misc_event(struct ne_pci_dev *ne_pci)
-{
-	mutex_lock(&ne_visit_lock);
-	ne_misc_visit();
-	mutex_unlock(&ne_visit_lock);
-}
+
 
 static bool ne_misc_slot_listed(u64 uid)
 {
@@ -331,6 +325,15 @@ static bool ne_misc_orphans(void)
 	mutex_unlock(&ne_enclaves_lock);
 
 	return again;
+}
+
+/* The device signalled an event: the retries' work, now. */
+static void ne_misc_event(struct ne_pci_dev *ne_pci)
+{
+	mutex_lock(&ne_visit_lock);
+	ne_misc_visit();
+	ne_misc_orphans();
+	mutex_unlock(&ne_visit_lock);
 }
 
 /* The retry timer: ask again, backing off while the device refuses. */
