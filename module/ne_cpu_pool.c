@@ -280,6 +280,8 @@ static int ne_pool_offline(const struct cpumask *set)
 	for_each_cpu(cpu, set) {
 		cpumask_set_cpu(cpu, &ne_pool_cpus);
 		rc = remove_cpu(cpu);
+		if (rc > 0)	/* offlined meanwhile: not ours to give */
+			rc = -EBUSY;
 		if (rc)
 			goto online_cpus;
 	}
@@ -467,8 +469,12 @@ int ne_cpu_pool_init(void)
 {
 	int rc;
 
-	rc = cpuhp_setup_state_nocalls(CPUHP_AP_ONLINE_DYN,
-				       "virt/nitro_enclaves:online",
+	/*
+	 * A prepare state: its callback runs on the control CPU before the
+	 * new CPU is started, so a refused CPU never runs Linux code.
+	 */
+	rc = cpuhp_setup_state_nocalls(CPUHP_BP_PREPARE_DYN,
+				       "virt/nitro_enclaves:prepare",
 				       ne_cpu_online, NULL);
 	if (rc < 0)
 		return rc;
@@ -483,12 +489,13 @@ int ne_cpu_pool_init(void)
  */
 void ne_cpu_pool_exit(void)
 {
-	if (ne_cpuhp_state >= 0)
-		cpuhp_remove_state_nocalls(ne_cpuhp_state);
-	ne_cpuhp_state = -1;
-
 	mutex_lock(&ne_cpu_pool_lock);
 	ne_pool_teardown();
 	ne_pool_closed = true;
 	mutex_unlock(&ne_cpu_pool_lock);
+
+	/* From here on nothing keeps a quarantined core offline. */
+	if (ne_cpuhp_state >= 0)
+		cpuhp_remove_state_nocalls(ne_cpuhp_state);
+	ne_cpuhp_state = -1;
 }

@@ -12,7 +12,9 @@
  * - ne_enclaves_lock (ne_misc.c) guards the list of enclaves and the
  *   published PCI device. NE_CREATE_VM holds it for the whole call (one
  *   device command), the ne_cpus setter holds it across its "no enclave
- *   exists" check and the pool rebuild. Release and the event handler hold
+ *   exists" check and the pool rebuild, and the orphan-slot sweep (rare:
+ *   only after a SLOT_ALLOC without an answer) across its commands, so no
+ *   enclave is between SLOT_ALLOC and being listed. Release and the event handler hold
  *   it only to unlist an enclave or to take references on the listed ones:
  *   neither waits for an enclave under it, so one enclave's long ioctl
  *   (pinning memory) never holds up the creation or release of another.
@@ -73,6 +75,7 @@ struct ne_pci_dev;
 /**
  * typedef ne_event_fn - Called from the transport's ordered workqueue when
  * the device signals an out-of-band event.
+ * @ne_pci:	The transport that got the event.
  */
 typedef void (*ne_event_fn)(struct ne_pci_dev *ne_pci);
 
@@ -156,16 +159,21 @@ struct ne_pool_snapshot {
  *			neither ENCLAVE_STOP nor SLOT_INFO has shown since
  *			that the enclave does not run: release must stop it.
  *			Kept through QUARANTINED, for the retries.
+ * @refresh_pending:	A SLOT_INFO after an event failed: the retry timer
+ *			asks again.
  * @file_closed:	The enclave's file was released.
  * @retries:		Reclaim attempts since the enclave was quarantined.
  * @slot_uid:		Device slot; 0 until SLOT_ALLOC succeeded (and the
  *			enclave is listed).
- * @pci:		The transport; NULL once the enclave is DEAD.
+ * @pci:		The transport; NULL once the enclave is DEAD, or
+ *			QUARANTINED on a device that went away.
  * @mm:			Creator's mm (grabbed), for the EIO check.
  * @pool:		The pool's shape when the enclave was created.
  * @reserved_cpus:	CPUs of the cores reserved for this enclave.
  * @vcpu_ids:		CPUs added to the enclave.
- * @vcpus_unknown:	CPUs whose SLOT_ADD_VCPU outcome is unknown.
+ * @vcpus_unknown:	CPUs whose SLOT_ADD_VCPU got no answer (timeout,
+ *			killed wait, malformed reply): the device may have
+ *			them, so its EEXIST on a retry means done.
  * @nr_vcpus:		Weight of @vcpu_ids.
  * @mem_regions:	struct ne_mem_region list, in the order added.
  * @held_regions:	Regions refused by the ioctl whose SLOT_ADD_MEM
@@ -185,6 +193,7 @@ struct ne_enclave {
 	bool has_event;
 	u16 state;
 	bool may_run;
+	bool refresh_pending;
 	bool file_closed;
 	unsigned int retries;
 	u64 slot_uid;
@@ -202,6 +211,19 @@ struct ne_enclave {
 	u64 mem_size;
 	struct ne_phys_range pending;
 };
+
+/**
+ * ne_cmd_refused() - Did the device itself answer @rc?
+ * @rc:		What ne_pci_cmd() returned.
+ * @reply:	Its reply, zeroed before the call.
+ *
+ * A refusal the device answered is a known outcome; a timeout, a killed or
+ * never-sent command and a malformed reply are not.
+ */
+static inline bool ne_cmd_refused(int rc, const struct ne_cmd_reply *reply)
+{
+	return rc < 0 && rc == reply->rc;
+}
 
 /* ne_pci.c: the transport. */
 int ne_pci_cmd(struct ne_pci_dev *ne_pci, enum ne_cmd_type type,

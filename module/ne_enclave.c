@@ -134,10 +134,23 @@ static int ne_enclave_reclaim(struct ne_enclave *ne)
 		/* SLOT_FREE decides: a device refuses it for a running slot. */
 	}
 
+	memset(&reply, 0, sizeof(reply));
 	rc = ne_pci_cmd_nokill(ne->pci, NE_CMD_SLOT_FREE, &slot_free,
 			       sizeof(slot_free), &reply);
-	if (rc != -ENOENT)
+	/* Not this slot's answer: a reply left over from a dropped command. */
+	if (!rc && reply.slot_uid && reply.slot_uid != ne->slot_uid)
+		rc = -EIO;
+	if (rc && rc != -ENOENT) {
+		/*
+		 * A refused SLOT_FREE may mean the slot runs after all (a
+		 * SLOT_INFO read it wrong): stop it first next time.
+		 */
+		if (rc != -ETIMEDOUT)
+			WRITE_ONCE(ne->may_run, true);
 		return rc;
+	}
+	if (!rc)
+		return 0;
 
 	/*
 	 * The device does not know the slot (a SLOT_FREE whose reply was lost
@@ -277,8 +290,12 @@ static void ne_enclave_refresh(struct ne_enclave *ne)
 		dev_err_ratelimited(&ne->pci->pdev->dev,
 				    "slot %llu: SLOT_INFO failed (%d)\n",
 				    ne->slot_uid, rc);
+		/* The device will not signal again: the retry timer asks. */
+		ne->refresh_pending = true;
+		ne_misc_retry_soon();
 		return;
 	}
+	ne->refresh_pending = false;
 
 	switch (reply.state) {
 	case NE_SLOT_STATE_RUNNING:
@@ -291,13 +308,16 @@ static void ne_enclave_refresh(struct ne_enclave *ne)
 		WRITE_ONCE(ne->has_event, true);
 		wake_up_interruptible(&ne->eventq);
 		return;
-	default:
+	case NE_SLOT_STATE_INIT:
 		/*
-		 * INIT: a START whose outcome was unknown did not start it
-		 * (the device answers in order, so that START is behind us).
+		 * A START whose outcome was unknown did not start it (the
+		 * device answers in order, so that START is behind us).
 		 */
-		WRITE_ONCE(ne->may_run, false);
+		if (ne->state == NE_STATE_INIT)
+			WRITE_ONCE(ne->may_run, false);
 		return;
+	default:
+		return;		/* nonsense: believe nothing */
 	}
 }
 
@@ -314,7 +334,8 @@ static void ne_enclave_refresh(struct ne_enclave *ne)
  * failed or inconsistent SLOT_INFO changes nothing.
  *
  * Context: the event or retry work. ne_enclaves_lock must not be held.
- * Return: true if the enclave is still quarantined on a present device.
+ * Return: true if the device must be asked again (still quarantined on a
+ * present device, or its state could not be read).
  */
 bool ne_enclave_event(struct ne_enclave *ne)
 {
@@ -332,7 +353,8 @@ bool ne_enclave_event(struct ne_enclave *ne)
 		released = ne_enclave_retry(ne) && ne->file_closed;
 	else
 		ne_enclave_refresh(ne);
-	held = ne->state == NE_STATE_QUARANTINED && ne->pci;
+	held = (ne->state == NE_STATE_QUARANTINED && ne->pci) ||
+	       ne->refresh_pending;
 	mutex_unlock(&ne->lock);
 
 	if (released)
@@ -374,6 +396,10 @@ void ne_enclave_abandon(struct ne_enclave *ne)
 int ne_enclave_describe(struct ne_enclave *ne, char *buf, size_t size)
 {
 	int n = 0;
+
+	/* Only these: another enclave's lock may be held for long (pinning). */
+	if (READ_ONCE(ne->state) != NE_STATE_QUARANTINED)
+		return 0;
 
 	mutex_lock(&ne->lock);
 	if (ne->state == NE_STATE_QUARANTINED)
@@ -470,11 +496,12 @@ static long ne_enclave_ioctl_add_vcpu(struct ne_enclave *ne,
 		rc = 0;
 	if (rc) {
 		/*
-		 * The device may have added the vCPU anyway: its core stays
-		 * reserved until the slot is freed. Adding the same vCPU
-		 * again completes it.
+		 * A failed command may have been carried out: the core stays
+		 * reserved until the slot is freed. Without an answer the
+		 * device may have the vCPU: adding it again completes it.
 		 */
-		cpumask_set_cpu(vcpu_id, ne->vcpus_unknown);
+		if (!ne_cmd_refused(rc, &reply))
+			cpumask_set_cpu(vcpu_id, ne->vcpus_unknown);
 		goto unlock;
 	}
 
@@ -620,8 +647,13 @@ static long ne_enclave_ioctl_start(struct ne_enclave *ne,
 	WRITE_ONCE(ne->may_run, true);
 	rc = ne_pci_cmd(ne->pci, NE_CMD_ENCLAVE_START, &req, sizeof(req),
 			&reply);
-	if (rc)
+	if (rc) {
+		/* Refused by the device: it does not run (if it lied, the
+		 * refused SLOT_FREE at release brings ENCLAVE_STOP back). */
+		if (ne_cmd_refused(rc, &reply))
+			WRITE_ONCE(ne->may_run, false);
 		goto unlock;
+	}
 
 	WRITE_ONCE(ne->state, NE_STATE_RUNNING);
 	info.enclave_cid = reply.enclave_cid;

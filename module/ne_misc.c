@@ -240,8 +240,6 @@ static unsigned int ne_misc_visit(void)
 	return quarantined;
 }
 
-
-
 static bool ne_misc_slot_listed(u64 uid)
 {
 	struct ne_enclave *ne;
@@ -292,7 +290,7 @@ static int ne_misc_sweep_orphans(struct ne_pci_dev *ne_pci)
 		if (rc)
 			return rc;
 		if (reply.state != NE_SLOT_STATE_INIT || reply.mem_regions ||
-		    reply.nr_vcpus)
+		    reply.mem_size || reply.nr_vcpus)
 			continue;
 
 		slot_free.slot_uid = next.slot_uid;
