@@ -20,24 +20,7 @@
 
 #include "nectl.h"
 
-static int passed, failed;
-
-#define CHECK(cond, ...) check(!!(cond), __VA_ARGS__)
-
-static void check(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s %d - ", ok ? "ok" : "not ok", passed + failed + 1);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (ok)
-		passed++;
-	else
-		failed++;
-}
+#include "tests/check.h"
 
 /* ---- fake trees ---- */
 
