@@ -10,7 +10,7 @@ KERNEL ?= 6.12
 DRIVER ?= project
 
 .PHONY: all module emulator demo check check-unit check-emulator \
-	check-module check-conformance check-packages check-tools \
+	check-module check-conformance check-debug check-packages check-tools \
 	bench bench-short deb rpm tools clean
 
 all: module tools
@@ -47,6 +47,11 @@ check-module:
 
 check-conformance:
 	tests/vm/check-conformance --kernel $(KERNEL) --driver $(DRIVER)
+
+# Not part of `check`: the debug kernel costs about an hour to build cold and
+# the suite under KASAN/lockdep runs several times slower (tests/vm/README.md).
+check-debug:
+	tests/vm/check-debug --driver $(DRIVER)
 
 check-tools:
 	$(MAKE) -C tools check
