@@ -65,7 +65,8 @@ _ne_kernel_chroot_suite() {
 ne_kernel_release() {
 	local ver=$1 suite f
 	if ne_is_debug_kernel "$ver"; then
-		cat "$(_ne_debug_kernel_ready)/release"
+		f=$(_ne_debug_kernel_ready) || exit 1
+		cat "$f/release"
 		return
 	fi
 	f=$NE_CACHE/kernels/$ver/release
@@ -111,7 +112,8 @@ ne_kernel_fetch() {
 ne_kernel_image() {
 	local root rel
 	if ne_is_debug_kernel "$1"; then
-		echo "$(_ne_debug_kernel_ready)/vmlinuz"
+		root=$(_ne_debug_kernel_ready) || exit 1
+		echo "$root/vmlinuz"
 		return
 	fi
 	ne_kernel_fetch "$1"
@@ -128,7 +130,7 @@ ne_kernel_image() {
 ne_kernel_moddir() {
 	local root rel
 	if ne_is_debug_kernel "$1"; then
-		root=$(_ne_debug_kernel_ready)
+		root=$(_ne_debug_kernel_ready) || exit 1
 		echo "$root/root/lib/modules/$(cat "$root/release")"
 		return
 	fi
@@ -233,7 +235,7 @@ ne_module_build() {
 _ne_debug_module_build() {
 	local src=$1 out=$2; shift 2
 	local dir kcc hcc scratch rc=0
-	dir=$(_ne_debug_kernel_ready)
+	dir=$(_ne_debug_kernel_ready) || return 1
 	kcc=$(sed -n 's/^CONFIG_CC_VERSION_TEXT="\(.*\)"$/\1/p' "$dir/build/.config")
 	hcc=$(gcc --version | head -n1)
 	[ "$kcc" = "$hcc" ] ||
