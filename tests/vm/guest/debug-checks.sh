@@ -42,7 +42,7 @@ start)
 		exit 1
 	}
 	# Kernel-own suspects (not the driver's) are noted, not failed.
-	echo "$report" | sed 's/unreferenced object/unref. object/' |
+	[ "$n" -gt 0 ] && echo "$report" | sed 's/unreferenced object/unref. object/' |
 		to_kmsg "kmemleak-baseline:"
 	echo clear >"$KML"
 	;;
