@@ -10,8 +10,8 @@ KERNEL ?= 6.12
 DRIVER ?= project
 
 .PHONY: all module emulator demo check check-unit check-emulator \
-	check-module check-arm64-build check-conformance check-packages check-tools \
-	check-fuzz check-fuzz-short bench bench-short deb rpm tools clean
+	check-module check-arm64-build check-conformance check-debug check-packages \
+	check-tools check-fuzz check-fuzz-short bench bench-short deb rpm tools clean
 
 all: module tools
 
@@ -52,6 +52,11 @@ check-arm64-build:
 
 check-conformance:
 	tests/vm/check-conformance --kernel $(KERNEL) --driver $(DRIVER)
+
+# Not part of `check`: the debug kernel costs about an hour to build cold and
+# the suite under KASAN/lockdep runs several times slower (tests/vm/README.md).
+check-debug:
+	tests/vm/check-debug --driver $(DRIVER)
 
 check-tools:
 	$(MAKE) -C tools check

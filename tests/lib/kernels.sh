@@ -8,8 +8,39 @@
 #   6.1   bookworm            chroot bookworm, gcc-12  yes
 #   6.12  bookworm-backports  chroot bookworm, gcc-12  yes (in-tree NE driver)
 #   7.2   sid                 chroot sid, gcc-16       yes (in-tree NE driver)
+#   debug-6.12  built here from bookworm-backports' linux-source-6.12 with
+#         tests/vm/debug-kernel.config (KASAN, lockdep, kmemleak, UBSAN) by
+#         tests/vm/build-debug-kernel; host gcc-12, no chroot; boots yes
+#
+# NE_KERNELS is what check-module covers; debug-6.12 is booted on demand only.
 
 NE_KERNELS="5.10 6.1 6.12 7.2"
+
+# ne_is_debug_kernel VER: VER names the locally built debug kernel.
+ne_is_debug_kernel() { [ "$1" = debug-6.12 ]; }
+
+# ne_debug_kernel_dir: where the debug kernel for the current config fragment
+# and the current 6.12 release lives (keyed by both; see build-debug-kernel).
+ne_debug_kernel_dir() {
+	local rel key
+	rel=$(ne_kernel_release 6.12)
+	key=$( { echo "$rel"; cat "$NE_ROOT/tests/vm/debug-kernel.config"; } |
+		sha256sum | cut -c1-12)
+	echo "$NE_CACHE/kernels/debug-6.12-$key"
+}
+
+# _ne_debug_kernel_ready: the debug kernel's directory, built if missing
+# (about an hour on 2 cores: say so before starting).
+_ne_debug_kernel_ready() {
+	local dir
+	dir=$(ne_debug_kernel_dir)
+	if [ ! -f "$dir/.ready" ]; then
+		ne_log "no debug kernel in $dir: building it (about an hour, see tests/vm/README.md)"
+		"$NE_ROOT/tests/vm/build-debug-kernel" >/dev/null ||
+			ne_die "tests/vm/build-debug-kernel failed"
+	fi
+	echo "$dir"
+}
 
 # _ne_kernel_suite VER: where the kernel comes from; the chroot it builds in.
 _ne_kernel_suite() {
@@ -18,7 +49,8 @@ _ne_kernel_suite() {
 	6.1) echo bookworm ;;
 	6.12) echo bookworm-backports ;;
 	7.2) echo sid ;;
-	*) ne_die "unknown kernel '$1' (known: $NE_KERNELS)" ;;
+	debug-6.12) echo bookworm-backports ;;
+	*) ne_die "unknown kernel '$1' (known: $NE_KERNELS debug-6.12)" ;;
 	esac
 }
 _ne_kernel_chroot_suite() {
@@ -32,6 +64,11 @@ _ne_kernel_chroot_suite() {
 # ne_kernel_release VER: the uname -r of the newest kernel of that series.
 ne_kernel_release() {
 	local ver=$1 suite f
+	if ne_is_debug_kernel "$ver"; then
+		f=$(_ne_debug_kernel_ready) || exit 1
+		cat "$f/release"
+		return
+	fi
 	f=$NE_CACHE/kernels/$ver/release
 	if [ ! -s "$f" ]; then
 		suite=$(_ne_kernel_suite "$ver")
@@ -49,6 +86,10 @@ ne_kernel_release() {
 # ne_kernel_fetch VER: image and modules unpacked under $NE_CACHE/kernels/VER.
 ne_kernel_fetch() {
 	local ver=$1 suite rel root
+	if ne_is_debug_kernel "$ver"; then
+		_ne_debug_kernel_ready >/dev/null
+		return 0
+	fi
 	root=$NE_CACHE/kernels/$ver/root
 	[ -f "$NE_CACHE/kernels/$ver/.fetched" ] && return 0
 	suite=$(_ne_kernel_suite "$ver")
@@ -70,6 +111,11 @@ ne_kernel_fetch() {
 
 ne_kernel_image() {
 	local root rel
+	if ne_is_debug_kernel "$1"; then
+		root=$(_ne_debug_kernel_ready) || exit 1
+		echo "$root/vmlinuz"
+		return
+	fi
 	ne_kernel_fetch "$1"
 	root=$NE_CACHE/kernels/$1/root
 	rel=$(ne_kernel_release "$1")
@@ -83,6 +129,11 @@ ne_kernel_image() {
 # (Debian image packages ship no modules.dep: run depmod -b on a copy.)
 ne_kernel_moddir() {
 	local root rel
+	if ne_is_debug_kernel "$1"; then
+		root=$(_ne_debug_kernel_ready) || exit 1
+		echo "$root/root/lib/modules/$(cat "$root/release")"
+		return
+	fi
 	ne_kernel_fetch "$1"
 	root=$NE_CACHE/kernels/$1/root
 	rel=$(ne_kernel_release "$1")
@@ -158,6 +209,10 @@ ne_kernel_kdir() {
 ne_module_build() {
 	local ver=$1 src=$2 out=$3; shift 3
 	local chr kdir scratch rc=0
+	if ne_is_debug_kernel "$ver"; then
+		_ne_debug_module_build "$src" "$out" "$@"
+		return
+	fi
 	read -r chr kdir < <(ne_kernel_kdir "$ver")
 	[ -n "$kdir" ] || return 1
 	scratch=/build/ne-$ver-$$
@@ -323,5 +378,31 @@ ne_module_build_arm64() {
 	fi
 	rm -rf "${scratch:?}"
 	[ -z "$suite" ] || rmdir "$chr$scratch" 2>/dev/null || true
+	return $rc
+}
+
+# _ne_debug_module_build SRCDIR OUTDIR [make args...]: the debug kernel was
+# built on this host with the host's gcc: build against its tree directly,
+# after checking that the compiler is still the one the kernel was built with.
+_ne_debug_module_build() {
+	local src=$1 out=$2; shift 2
+	local dir kcc hcc scratch rc=0
+	dir=$(_ne_debug_kernel_ready) || return 1
+	kcc=$(sed -n 's/^CONFIG_CC_VERSION_TEXT="\(.*\)"$/\1/p' "$dir/build/.config")
+	hcc=$(gcc --version | head -n1)
+	[ "$kcc" = "$hcc" ] ||
+		ne_die "debug kernel built with '$kcc', host has '$hcc': rebuild it (rm -rf $dir)"
+	scratch=$(mktemp -d /tmp/ne-debug-module.XXXXXX)
+	mkdir -p "$out"
+	cp -a "$src" "$scratch/module"
+	[ -d "$src/../uapi" ] && cp -a "$src/../uapi" "$scratch/uapi"
+	[ -f "$src/../VERSION" ] && cp "$src/../VERSION" "$scratch/"
+	nice -n 19 ionice -c3 make -j2 -C "$dir/build" M="$scratch/module" "$@" \
+		>"$out/build.log" 2>&1 || rc=$?
+	rm -f "$out"/*.ko
+	if [ $rc -eq 0 ]; then
+		cp "$scratch"/module/*.ko "$out/" || rc=1
+	fi
+	rm -rf "$scratch"
 	return $rc
 }
