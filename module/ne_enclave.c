@@ -111,8 +111,8 @@ void ne_enclave_put(struct ne_enclave *ne)
  * a dead device costs one command timeout, not one per command.
  *
  * Return: 0 once the device confirmed that the slot is gone (SLOT_FREE
- * succeeded, or the device does not know the slot), else the error of the
- * command that failed.
+ * succeeded for this slot, or SLOT_FREE and SLOT_INFO both say the device
+ * does not know it), else the error of the command that failed.
  */
 static int ne_enclave_reclaim(struct ne_enclave *ne)
 {

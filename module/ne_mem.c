@@ -338,10 +338,10 @@ static int ne_mem_next_run(struct ne_enclave *ne, struct ne_phys_range *cur,
 /*
  * Send the region's runs after the pending chunk, merging where they touch,
  * and hold the last one back. If no byte of the region reached the device,
- * *@region_sent stays false and the enclave is as before (the old pending chunk may have been
- * sent, which changes no total). Otherwise a failure is a partial success,
- * as upstream: what was sent stays counted, the region stays pinned until
- * release. *@region_tried says whether a command carrying the region's
+ * *@region_sent stays false and the enclave is as before (the old pending
+ * chunk may have been sent, which changes no total). Otherwise a failure is
+ * a partial success, as upstream: what was sent stays counted, the region
+ * stays pinned until release. *@region_tried says whether a command carrying the region's
  * pages was sent at all: if it failed, the device may hold them anyway.
  */
 static int ne_mem_commit(struct ne_enclave *ne, struct ne_mem_region *region,

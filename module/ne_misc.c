@@ -33,7 +33,7 @@ static DEFINE_MUTEX(ne_visit_lock);
 /* Quarantined enclaves are asked about again after this, doubling to max. */
 #define NE_RETRY_MIN_MS		1000
 #define NE_RETRY_MAX_MS		60000
-static unsigned int ne_retry_ms = NE_RETRY_MIN_MS;	/* ne_visit_lock */
+static unsigned int ne_retry_ms = NE_RETRY_MIN_MS;	/* READ_ONCE/WRITE_ONCE */
 /*
  * A SLOT_ALLOC failed, timed out or was interrupted: the device may have
  * made a slot nobody knows. The retry timer looks for it.
@@ -213,7 +213,8 @@ void ne_misc_retry_soon(void)
  * The references are kept on a list through ne_enclave.event_node, so a
  * visit costs no allocation, whatever the number of enclaves.
  *
- * Return: the number of enclaves still quarantined.
+ * Return: the number of enclaves the device must be asked about again
+ * (quarantined, or whose state could not be read).
  */
 static unsigned int ne_misc_visit(void)
 {
