@@ -240,20 +240,32 @@ static void *bad_ptr(uint64_t *s)
 /* A read-only page (valid to read, EFAULT when the kernel writes). */
 static void *ro_page;
 
-/* A live fd of that kind from the table (-1 if none), or any entry. */
-static int take_fd(uint64_t *s, enum fd_kind want)
+/*
+ * A live table entry of that kind (FD_NONE: any kind), searched from a
+ * random start, or NULL. tab_lock held.
+ */
+static struct fdent *find_fd_locked(uint64_t *s, enum fd_kind want)
 {
-	int start = (int)rnd(s, NFDS), fd = -1;
+	int start = (int)rnd(s, NFDS);
 
-	pthread_mutex_lock(&tab_lock);
 	for (int i = 0; i < NFDS; i++) {
 		struct fdent *e = &fds[(start + i) % NFDS];
 
-		if (e->kind != FD_NONE && (want == FD_NONE || e->kind == want)) {
-			fd = e->fd;
-			break;
-		}
+		if (e->kind != FD_NONE && (want == FD_NONE || e->kind == want))
+			return e;
 	}
+	return NULL;
+}
+
+/* A live fd of that kind from the table (-1 if none), or any entry. */
+static int take_fd(uint64_t *s, enum fd_kind want)
+{
+	struct fdent *e;
+	int fd;
+
+	pthread_mutex_lock(&tab_lock);
+	e = find_fd_locked(s, want);
+	fd = e ? e->fd : -1;
 	pthread_mutex_unlock(&tab_lock);
 	return fd;
 }
@@ -291,17 +303,14 @@ static int dev_fd(uint64_t *s)
 /* Close a table entry of that kind (FD_NONE: any kind), if there is one. */
 static void op_close_kind(uint64_t *s, enum fd_kind want)
 {
-	int start = (int)rnd(s, NFDS), fd = -1;
+	struct fdent *e;
+	int fd = -1;
 
 	pthread_mutex_lock(&tab_lock);
-	for (int i = 0; i < NFDS; i++) {
-		struct fdent *e = &fds[(start + i) % NFDS];
-
-		if (e->kind != FD_NONE && (want == FD_NONE || e->kind == want)) {
-			fd = e->fd;
-			e->kind = FD_NONE;
-			break;
-		}
+	e = find_fd_locked(s, want);
+	if (e) {
+		fd = e->fd;
+		e->kind = FD_NONE;
 	}
 	pthread_mutex_unlock(&tab_lock);
 	if (fd >= 0)
