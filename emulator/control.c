@@ -316,6 +316,19 @@ static void do_end(struct ne_emu *emu, char **av, int ac, struct ne_buf *out)
 	ne_buf_printf(out, "ok\n");
 }
 
+static void do_console(struct ne_emu *emu, char **av, int ac,
+		       struct ne_buf *out)
+{
+	uint64_t uid, off = 0;
+
+	if (ac < 2 || ac > 3 || parse_u64(av[1], &uid) || !uid ||
+	    (ac == 3 && parse_u64(av[2], &off)))
+		ERR("usage: console SLOT_UID [OFFSET]");
+	if (ne_vms_console(&emu->vms, uid, off, out))
+		ERR("no console for slot %" PRIu64, uid);
+	ne_buf_printf(out, "ok\n");
+}
+
 static void do_event(struct ne_emu *emu, char **av, int ac, struct ne_buf *out)
 {
 	uint32_t n = 1;
@@ -403,6 +416,11 @@ void ne_control_exec(struct ne_emu *emu, char *line, struct ne_buf *out)
 		do_end(emu, av, ac, out);
 	} else if (!strcmp(av[0], "event")) {
 		do_event(emu, av, ac, out);
+	} else if (!strcmp(av[0], "vms") && ac == 1) {
+		ne_vms_list(&emu->vms, out);
+		ne_buf_printf(out, "ok\n");
+	} else if (!strcmp(av[0], "console")) {
+		do_console(emu, av, ac, out);
 	} else if (!strcmp(av[0], "set")) {
 		do_set(emu, av, ac, out);
 	} else {
@@ -415,7 +433,7 @@ void ne_control_exec(struct ne_emu *emu, char *line, struct ne_buf *out)
 static int looks_like_response(const char *line)
 {
 	static const char *const first[] = {
-		"ok", "error", "T", "S", "SLOT", "R", "F", "W",
+		"ok", "error", "T", "S", "SLOT", "R", "F", "W", "V", "C", "N",
 	};
 	size_t len = strcspn(line, " \t");
 	unsigned int i;

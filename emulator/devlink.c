@@ -37,6 +37,12 @@ static void purge_pending(struct ne_devlink *d, const struct ne_devconn *c)
 	}
 }
 
+static void drop_fds(struct ne_devconn *c)
+{
+	while (c->nr_fds)
+		close(c->fds[--c->nr_fds]);
+}
+
 static void conn_close(struct ne_devlink *d, struct ne_devconn *c,
 		       const char *why)
 {
@@ -44,6 +50,8 @@ static void conn_close(struct ne_devlink *d, struct ne_devconn *c,
 
 	ne_log(0, "device connection #%u closed: %s", c->id, why);
 	purge_pending(d, c);
+	drop_fds(c);
+	ne_parentmem_clear(&c->mem);
 	for (pp = &d->conns; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
 			*pp = c->next;
@@ -230,7 +238,10 @@ static void conn_hello(struct ne_emu *emu, struct ne_devconn *c,
 		       const struct ne_wire_hello *hello)
 {
 	struct ne_devlink *d = &emu->dev;
-	struct ne_wire_hello ours = { .version = htole32(NE_WIRE_VERSION) };
+	struct ne_wire_hello ours = {
+		.version = htole32(NE_WIRE_VERSION),
+		.flags = htole32(NE_WIRE_HELLO_MEMMAP),
+	};
 	uint8_t msg[HDR_SIZE + sizeof(ours)];
 	unsigned int freed;
 
@@ -273,6 +284,12 @@ static const char *check_hdr(const struct ne_devconn *c,
 			return "bad HELLO length";
 		return NULL;
 	}
+	if (type == NE_WIRE_MEMMAP) {
+		if (len < offsetof(struct ne_wire_memmap, ent) ||
+		    len > sizeof(struct ne_wire_memmap))
+			return "bad MEMMAP length";
+		return NULL;
+	}
 	if (type != NE_WIRE_CMD)
 		return "unexpected message type";
 	if (len != sizeof(struct ne_wire_cmd))
@@ -280,6 +297,68 @@ static const char *check_hdr(const struct ne_devconn *c,
 	if (!h->id)
 		return "CMD id 0";
 	return NULL;
+}
+
+/* The fds came with the message's bytes (or just before them). */
+static void conn_memmap(struct ne_devconn *c, uint32_t len)
+{
+	unsigned int nr = c->nr_fds;
+	int err;
+
+	c->nr_fds = 0;
+	err = ne_parentmem_set(&c->mem, c->in + HDR_SIZE, len, c->fds, nr);
+	if (err)
+		ne_log(0, "device connection #%u: unusable memory map (%s, "
+		       "%u fds): enclaves will not boot", c->id,
+		       strerror(-err), nr);
+	else if (!c->mem.nr)
+		ne_log(0, "device connection #%u: the VM's RAM is not shared "
+		       "(no memory-backend with share=on): enclaves will not "
+		       "boot", c->id);
+	else
+		ne_log(0, "device connection #%u: VM RAM %llu MiB in %u "
+		       "range(s)", c->id,
+		       (unsigned long long)(c->mem.total >> 20), c->mem.nr);
+}
+
+/* read() that also collects SCM_RIGHTS fds; excess fds are closed. */
+static ssize_t conn_read(struct ne_devconn *c, void *buf, size_t len)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int) * NE_WIRE_MEMMAP_FDS)];
+	} ctl;
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = ctl.buf,
+		.msg_controllen = sizeof(ctl.buf),
+	};
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	n = recvmsg(c->fd, &msg, MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return n;
+	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+		const unsigned char *p = CMSG_DATA(cm);
+		size_t i, nfd;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < nfd; i++) {
+			int fd;
+
+			memcpy(&fd, p + i * sizeof(int), sizeof(int));
+			if (c->nr_fds < NE_WIRE_MEMMAP_FDS)
+				c->fds[c->nr_fds++] = fd;
+			else
+				close(fd);
+		}
+	}
+	return n;
 }
 
 /* One complete message in c->in. Returns -1 if c was closed. */
@@ -293,6 +372,8 @@ static int conn_message(struct ne_emu *emu, struct ne_devconn *c)
 
 		memcpy(&hello, c->in + HDR_SIZE, sizeof(hello));
 		conn_hello(emu, c, &hello);
+	} else if (le16toh(h->type) == NE_WIRE_MEMMAP) {
+		conn_memmap(c, le32toh(h->len));
 	} else {
 		struct ne_wire_cmd cmd;
 
@@ -328,7 +409,7 @@ void ne_devlink_io(struct ne_emu *emu, struct ne_devconn *c, short revents)
 			want = HDR_SIZE - c->in_len;
 		else
 			want = HDR_SIZE + le32toh(h->len) - c->in_len;
-		n = want ? read(c->fd, c->in + c->in_len, want) : 0;
+		n = want ? conn_read(c, c->in + c->in_len, want) : 0;
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

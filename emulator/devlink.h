@@ -5,7 +5,8 @@
  * Framing, the HELLO exchange, partial reads, header validation before
  * the body is read, replies (immediate or delayed by a timer) and events.
  * A protocol violation drops that connection only. The connection that
- * most recently completed HELLO is the active one; events go there.
+ * most recently completed HELLO is the active one; events go there. Each
+ * connection keeps the memory map its device sent (parentmem.h).
  */
 
 #ifndef NE_EMU_DEVLINK_H
@@ -16,6 +17,7 @@
 #include "../module/ne_proto.h"
 #include "ne_wire.h"
 #include "iobuf.h"
+#include "parentmem.h"
 
 #define NE_DEV_MAX_CONNS	8
 #define NE_DEV_MAX_OUT		(16u << 20)	/* device not reading: drop */
@@ -31,6 +33,9 @@ struct ne_devconn {
 	uint8_t in[sizeof(struct ne_wire_hdr) + NE_WIRE_MAX_PAYLOAD];
 	size_t in_len;
 	struct ne_buf out;
+	int fds[NE_WIRE_MEMMAP_FDS];	/* received, not yet used by MEMMAP */
+	unsigned int nr_fds;
+	struct ne_parentmem mem;	/* the VM's RAM, from its MEMMAP */
 	struct ne_devconn *next;
 };
 

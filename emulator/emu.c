@@ -65,6 +65,7 @@ int ne_emu_init(struct ne_emu *emu, const struct ne_emu_cfg *cfg)
 	ne_faults_init(&emu->faults, cfg->latency_us);
 	ne_devlink_init(&emu->dev);
 	ne_control_init(&emu->ctl);
+	ne_vms_init(&emu->vms, &cfg->enclave);
 	return 0;
 }
 
@@ -90,6 +91,7 @@ close_emu:
 
 void ne_emu_close(struct ne_emu *emu)
 {
+	ne_vms_fini(emu);
 	if (emu->dev.lfd >= 0 && emu->cfg.dev_path)
 		unlink(emu->cfg.dev_path);
 	if (emu->ctl.lfd >= 0 && emu->cfg.ctl_path)
@@ -112,6 +114,7 @@ void ne_emu_reset(struct ne_emu *emu)
 	ne_trace_reset(&emu->trace);
 	ne_log(0, "reset: freed %u slots, faults/trace/stats/latency cleared",
 	       n);
+	ne_vms_sync(emu);
 }
 
 static int add_pfd(struct ne_emu *emu, unsigned int *n, int fd, short ev)
@@ -136,6 +139,7 @@ struct pollfd *ne_emu_pollfds(struct ne_emu *emu, unsigned int *n)
 {
 	struct ne_devconn *c;
 	struct ne_ctlclient *cl;
+	struct ne_vm *vm;
 
 	*n = 0;
 	/* Connections first: handle() must see them before new accepts. */
@@ -145,6 +149,9 @@ struct pollfd *ne_emu_pollfds(struct ne_emu *emu, unsigned int *n)
 	for (cl = emu->ctl.clients; cl; cl = cl->next)
 		add_pfd(emu, n, cl->fd, (short)((cl->eof ? 0 : POLLIN) |
 			(ne_buf_pending(&cl->out) ? POLLOUT : 0)));
+	for (vm = emu->vms.list; vm; vm = vm->next)
+		if (vm->pidfd >= 0)
+			add_pfd(emu, n, vm->pidfd, POLLIN);
 	if (emu->dev.lfd >= 0)
 		add_pfd(emu, n, emu->dev.lfd, POLLIN);
 	if (emu->ctl.lfd >= 0)
@@ -154,7 +161,11 @@ struct pollfd *ne_emu_pollfds(struct ne_emu *emu, unsigned int *n)
 
 int ne_emu_timeout_ms(const struct ne_emu *emu)
 {
-	return ne_devlink_timeout_ms(&emu->dev, ne_now_us());
+	uint64_t now = ne_now_us();
+	int a = ne_devlink_timeout_ms(&emu->dev, now);
+	int b = ne_vms_timeout_ms(&emu->vms, now);
+
+	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
 }
 
 void ne_emu_handle(struct ne_emu *emu, const struct pollfd *pfds,
@@ -171,6 +182,7 @@ void ne_emu_handle(struct ne_emu *emu, const struct pollfd *pfds,
 		int fd = pfds[i].fd;
 		struct ne_devconn *c;
 		struct ne_ctlclient *cl;
+		struct ne_vm *vm;
 
 		if (!pfds[i].revents)
 			continue;
@@ -188,10 +200,17 @@ void ne_emu_handle(struct ne_emu *emu, const struct pollfd *pfds,
 			continue;
 		}
 		cl = ne_control_find(&emu->ctl, fd);
-		if (cl)
+		if (cl) {
 			ne_control_io(emu, cl, pfds[i].revents);
+			continue;
+		}
+		vm = ne_vms_find_fd(&emu->vms, fd);
+		if (vm)
+			ne_vms_reap(emu, vm);
 	}
 	ne_devlink_run_timers(emu, ne_now_us());
+	/* Connections, resets and `end` change slots: VMs follow. */
+	ne_vms_sync(emu);
 }
 
 void ne_emu_command(struct ne_emu *emu, struct ne_devconn *c, uint32_t wire_id,
@@ -216,6 +235,11 @@ void ne_emu_command(struct ne_emu *emu, struct ne_devconn *c, uint32_t wire_id,
 	case NE_FAULT_LOST:	/* the device did it; its reply is lost */
 		rc = ne_engine_cmd(&emu->engine, type, cmd->data,
 				   sizeof(cmd->data), &reply);
+		/* The VM follows before the reply: STOP means stopped. */
+		if (!rc && type == NE_CMD_ENCLAVE_START)
+			ne_vms_started(emu, c, ne_req_slot_uid(type, cmd->data,
+					sizeof(cmd->data)), ent);
+		ne_vms_sync(emu);
 		break;
 	case NE_FAULT_RC:
 		/* Refused as the device would, without touching any state. */

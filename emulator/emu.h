@@ -16,6 +16,7 @@
 
 #include "control.h"
 #include "devlink.h"
+#include "enclave.h"
 #include "engine.h"
 #include "fault.h"
 #include "trace.h"
@@ -26,6 +27,7 @@ struct ne_emu_cfg {
 	unsigned int mem_regions;	/* 0: default 256 */
 	unsigned int max_slots;		/* 0: default 64 */
 	uint64_t latency_us;		/* default reply latency */
+	struct ne_enclave_cfg enclave;	/* enclave VMs; .qemu NULL: none */
 };
 
 struct ne_emu {
@@ -35,6 +37,7 @@ struct ne_emu {
 	struct ne_faults faults;
 	struct ne_devlink dev;
 	struct ne_control ctl;
+	struct ne_vms vms;
 	uint64_t seq;			/* commands received, never reset */
 	struct pollfd *pfds;
 	unsigned int cap_pfds;

@@ -28,7 +28,14 @@ static void usage(FILE *f)
 		"usage: ne-emulator --device-socket PATH --control-socket PATH\n"
 		"                   [--mem-regions N] [--max-slots N]\n"
 		"                   [--latency-us N] [--log FILE] [--pidfile FILE]\n"
-		"Plays the Nitro hypervisor behind the QEMU nitro-enclaves device.\n");
+		"                   [--enclave-qemu QEMU --vsock-dir DIR\n"
+		"                    [--enclave-dir DIR] [--enclave-firmware DIR]\n"
+		"                    [--enclave-append ARGS]]\n"
+		"Plays the Nitro hypervisor behind the QEMU nitro-enclaves device.\n"
+		"With --enclave-qemu, ENCLAVE_START boots the image in the\n"
+		"enclave's memory with QEMU's nitro-enclave machine, its vsock\n"
+		"on DIR/cid-<CID>.sock (vhost-device-vsock); without it, an\n"
+		"enclave is only a slot state.\n");
 }
 
 static int parse_num(const char *opt, const char *s, unsigned long long max,
@@ -56,6 +63,11 @@ int main(int argc, char **argv)
 		{ "latency-us", required_argument, NULL, 'l' },
 		{ "log", required_argument, NULL, 'L' },
 		{ "pidfile", required_argument, NULL, 'p' },
+		{ "enclave-qemu", required_argument, NULL, 'Q' },
+		{ "enclave-firmware", required_argument, NULL, 'F' },
+		{ "enclave-dir", required_argument, NULL, 'D' },
+		{ "enclave-append", required_argument, NULL, 'A' },
+		{ "vsock-dir", required_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -103,6 +115,21 @@ int main(int argc, char **argv)
 		case 'p':
 			pidfile = optarg;
 			break;
+		case 'Q':
+			cfg.enclave.qemu = optarg;
+			break;
+		case 'F':
+			cfg.enclave.firmware = optarg;
+			break;
+		case 'D':
+			cfg.enclave.dir = optarg;
+			break;
+		case 'A':
+			cfg.enclave.append = optarg;
+			break;
+		case 'V':
+			cfg.enclave.vsock_dir = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -113,6 +140,12 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc || !cfg.dev_path || !cfg.ctl_path) {
 		usage(stderr);
+		return 2;
+	}
+	if (cfg.enclave.qemu && (access(cfg.enclave.qemu, X_OK) ||
+				 !cfg.enclave.vsock_dir)) {
+		fprintf(stderr, "ne-emulator: --enclave-qemu needs an "
+			"executable QEMU and --vsock-dir\n");
 		return 2;
 	}
 	/* Binding the second would replace the first socket file. */
@@ -154,9 +187,10 @@ int main(int argc, char **argv)
 		}
 	}
 	ne_log(0, "listening: device %s, control %s, mem-regions %u, "
-	       "max-slots %u, latency %llu us", cfg.dev_path, cfg.ctl_path,
-	       emu.cfg.mem_regions, emu.cfg.max_slots,
-	       (unsigned long long)cfg.latency_us);
+	       "max-slots %u, latency %llu us, enclaves %s", cfg.dev_path,
+	       cfg.ctl_path, emu.cfg.mem_regions, emu.cfg.max_slots,
+	       (unsigned long long)cfg.latency_us,
+	       cfg.enclave.qemu ? "boot" : "flag-only");
 
 	while (!quit) {
 		unsigned int n;

@@ -192,6 +192,8 @@ int ne_trace_format(const struct ne_trace_ent *ent, char *buf, size_t size)
 		APPEND(" rc=%" PRId32, ent->rc);
 	APPEND(" lat_us=%" PRIu64 "%s", ent->replied ? ent->lat_us : 0,
 	       fault_names[ent->fault]);
+	if (ent->boot)
+		APPEND(" boot=%s", ent->boot);
 	return (int)pos;
 }
 

@@ -38,6 +38,7 @@ struct ne_trace_ent {
 	uint64_t lat_us;
 	uint8_t req[NE_TRACE_REQ_BYTES];
 	struct ne_cmd_reply reply;
+	const char *boot;		/* START: " boot=<this>", or NULL */
 };
 
 struct ne_trace {

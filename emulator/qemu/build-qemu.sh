@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Build qemu-system-x86_64 from Debian trixie's QEMU 10.0 source with the
 # project's nitro-enclaves device model, cached under $NE_CACHE/qemu/.
+# vhost-user, libcbor and gnutls are enabled for QEMU's own `nitro-enclave`
+# machine (the enclave side: ne-emulator boots enclave images with it).
 #
 # Usage: emulator/qemu/build-qemu.sh [--force]
 #   Prints the path of the built binary as the last line on stdout; progress
@@ -38,9 +40,11 @@ esac
 
 RUNTIME_PKGS=(qemu-system-data seabios)
 BUILD_PKGS=(build-essential ninja-build libglib2.0-dev libpixman-1-dev
-	    libfdt-dev zlib1g-dev flex bison python3-venv pkg-config dpkg-dev)
+	    libfdt-dev zlib1g-dev flex bison python3-venv pkg-config dpkg-dev
+	    libcbor-dev libgnutls28-dev)
 CONFIGURE_FLAGS=(--prefix=/usr --target-list=x86_64-softmmu
 		 --without-default-features --enable-tcg --enable-fdt=system
+		 --enable-vhost-user --enable-libcbor --enable-gnutls
 		 --disable-docs --disable-download --disable-install-blobs)
 
 # The files that go into the build. The smoke test is not one of them, so

@@ -8,6 +8,12 @@
  * from the emulator raise vector 1. All command semantics live in the
  * emulator; this file only moves bytes and never blocks a vCPU.
  *
+ * Before the first command it also tells the emulator where the guest's
+ * RAM is (NE_WIRE_MEMMAP, with the RAM backend's fds): the emulator reads
+ * an enclave's image out of the pages the driver donated, at the
+ * guest-physical addresses the driver gives, so it must see the same
+ * memory map the guest does rather than guess the machine's layout.
+ *
  * Register map and wire framing come from the project's shared headers
  * (module/ne_proto.h, emulator/ne_wire.h), copied beside this file by
  * emulator/qemu/build-qemu.sh.
@@ -28,6 +34,9 @@
 #include "hw/qdev-properties-system.h"
 #include "hw/resettable.h"
 #include "chardev/char-fe.h"
+#include "exec/memory.h"
+#include "exec/ramblock.h"
+#include "exec/address-spaces.h"
 #include "migration/blocker.h"
 #include "qom/object.h"
 #include "trace.h"
@@ -77,6 +86,8 @@ struct NitroEnclavesState {
     /* Chardev link to the emulator. */
     bool connected;                 /* OPENED seen, not CLOSED or dropped */
     bool hello_done;                /* the emulator's HELLO was accepted */
+    bool want_memmap;               /* the emulator's HELLO asked for it */
+    bool memmap_sent;               /* NE_WIRE_MEMMAP went on this link */
     uint8_t rxbuf[NE_WIRE_FRAME_MAX];
     size_t rxlen;
     uint8_t txbuf[NE_TX_BUF_SIZE];
@@ -236,6 +247,8 @@ static void ne_link_up(NitroEnclavesState *s)
 
     s->connected = true;
     s->hello_done = false;
+    s->want_memmap = false;
+    s->memmap_sent = false;
     s->rxlen = 0;
     ne_tx_stop(s);
     if (!ne_send_frame(s, NE_WIRE_HELLO, 0, &hello, sizeof(hello))) {
@@ -281,6 +294,8 @@ static void ne_rx_hello(NitroEnclavesState *s, const uint8_t *payload,
         qemu_chr_fe_disconnect(&s->chr);
         return;
     }
+    s->want_memmap = ldl_le_p(payload + offsetof(struct ne_wire_hello,
+                                                 flags)) & NE_WIRE_HELLO_MEMMAP;
     s->hello_done = true;
 }
 
@@ -393,6 +408,104 @@ static void ne_chr_read(void *opaque, const uint8_t *buf, int size)
 }
 
 /* ------------------------------------------------------------------ */
+/* Memory map for the emulator                                        */
+
+struct ne_memmap_build {
+    struct ne_wire_memmap map;
+    int fds[NE_WIRE_MEMMAP_FDS];
+    unsigned int nr_fds;
+    bool truncated;
+};
+
+static bool ne_memmap_range(Int128 start, Int128 len, const MemoryRegion *cmr,
+                            hwaddr offset_in_region, void *opaque)
+{
+    struct ne_memmap_build *b = opaque;
+    MemoryRegion *mr = (MemoryRegion *)cmr;
+    struct ne_wire_memmap_ent *e;
+    uint64_t gpa = int128_get64(start), size = int128_get64(len), off;
+    unsigned int i;
+    int fd;
+
+    /* Only RAM another process can map and see the guest's writes in. */
+    if (!memory_region_is_ram(mr) || memory_region_is_rom(mr) ||
+        !mr->ram_block || !qemu_ram_is_shared(mr->ram_block)) {
+        return false;
+    }
+    fd = memory_region_get_fd(mr);
+    if (fd < 0) {
+        return false;
+    }
+    off = mr->ram_block->fd_offset + offset_in_region;
+    for (i = 0; i < b->nr_fds && b->fds[i] != fd; i++) {
+        /* look the fd up */
+    }
+    if (i == b->nr_fds) {
+        if (b->nr_fds == NE_WIRE_MEMMAP_FDS) {
+            b->truncated = true;
+            return false;
+        }
+        b->fds[b->nr_fds++] = fd;
+    }
+    /* Merge with the previous range when both are contiguous. */
+    if (b->map.count) {
+        e = &b->map.ent[b->map.count - 1];
+        if (e->fd == i && e->gpa + e->size == gpa &&
+            e->offset + e->size == off) {
+            e->size += size;
+            return false;
+        }
+    }
+    if (b->map.count == NE_WIRE_MEMMAP_ENTS) {
+        b->truncated = true;
+        return false;
+    }
+    e = &b->map.ent[b->map.count++];
+    e->gpa = gpa;
+    e->size = size;
+    e->offset = off;
+    e->fd = i;
+    return false;
+}
+
+/* Describe the guest's shared RAM; the fds go with the frame's bytes. */
+static void ne_send_memmap(NitroEnclavesState *s)
+{
+    struct ne_memmap_build b = { 0 };
+    struct ne_wire_memmap wire = { 0 };
+    unsigned int i;
+
+    WITH_RCU_READ_LOCK_GUARD() {
+        flatview_for_each_range(address_space_to_flatview(&address_space_memory),
+                                ne_memmap_range, &b);
+    }
+    if (b.truncated) {
+        warn_report_once("nitro-enclaves: guest RAM has more ranges or "
+                         "backends than the emulator is told about");
+    }
+    wire.count = cpu_to_le32(b.map.count);
+    wire.nr_fds = cpu_to_le32(b.nr_fds);
+    for (i = 0; i < b.map.count; i++) {
+        wire.ent[i].gpa = cpu_to_le64(b.map.ent[i].gpa);
+        wire.ent[i].size = cpu_to_le64(b.map.ent[i].size);
+        wire.ent[i].offset = cpu_to_le64(b.map.ent[i].offset);
+        wire.ent[i].fd = cpu_to_le32(b.map.ent[i].fd);
+    }
+    trace_nitro_enclaves_memmap(b.map.count, b.nr_fds);
+    s->memmap_sent = true;
+    if (b.nr_fds && qemu_chr_fe_set_msgfds(&s->chr, b.fds, b.nr_fds) < 0) {
+        warn_report_once("nitro-enclaves: the chardev cannot pass file "
+                         "descriptors (use a unix socket); the emulator "
+                         "will not see guest RAM");
+        wire.count = 0;
+        wire.nr_fds = 0;
+    }
+    ne_send_frame(s, NE_WIRE_MEMMAP, 0, &wire,
+                  offsetof(struct ne_wire_memmap, ent) +
+                  b.map.count * sizeof(wire.ent[0]));
+}
+
+/* ------------------------------------------------------------------ */
 /* Commands                                                           */
 
 static void ne_submit(NitroEnclavesState *s, uint32_t type)
@@ -413,6 +526,11 @@ static void ne_submit(NitroEnclavesState *s, uint32_t type)
     s->pending = true;
     s->pending_id = s->next_id;
     trace_nitro_enclaves_cmd(s->pending_id, type);
+
+    /* By the first command the machine's memory map is final. */
+    if (s->hello_done && s->want_memmap && !s->memmap_sent) {
+        ne_send_memmap(s);
+    }
 
     /* The whole window goes out: the device does not know request sizes. */
     memcpy(cmd.data, s->send_data, sizeof(cmd.data));

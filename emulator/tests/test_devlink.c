@@ -13,7 +13,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <signal.h>
+#include <stdio.h>
+
 #include "emu.h"
+#include "image.h"
 #include "log.h"
 #include "tap.h"
 
@@ -154,6 +160,366 @@ static int closed_by_daemon(int fd)
 	return 0;
 }
 
+/* ---- MEMMAP and enclave VMs ---------------------------------------------- */
+
+#define PM_SIZE		(32u << 20)	/* the fake parent's RAM: a memfd */
+#define PM_HIGH		(1ULL << 32)	/* its second half sits at 4 GiB */
+
+/* Half the memfd at GPA 0, half at 4 GiB; the fd travels as SCM_RIGHTS. */
+static int send_memmap(int fd, int memfd)
+{
+	struct {
+		struct ne_wire_hdr h;
+		struct ne_wire_memmap m;
+	} msg;
+	union {
+		struct cmsghdr c;
+		char b[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	size_t len = offsetof(struct ne_wire_memmap, ent) + 2 * sizeof(msg.m.ent[0]);
+	struct iovec iov = { .iov_base = &msg, .iov_len = sizeof(msg.h) + len };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = ctl.b, .msg_controllen = sizeof(ctl.b),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+	memset(&msg, 0, sizeof(msg));
+	memset(&ctl, 0, sizeof(ctl));
+	hdr(&msg.h, NE_WIRE_MEMMAP, 0, (uint32_t)len);
+	msg.m.count = htole32(2);
+	msg.m.nr_fds = htole32(1);
+	msg.m.ent[0].size = htole64(PM_SIZE / 2);
+	msg.m.ent[1].gpa = htole64(PM_HIGH);
+	msg.m.ent[1].size = htole64(PM_SIZE / 2);
+	msg.m.ent[1].offset = htole64(PM_SIZE / 2);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &memfd, sizeof(int));
+	return sendmsg(fd, &mh, 0) == (ssize_t)iov.iov_len ? 0 : -1;
+}
+
+/* A request struct as the device would forward it; returns the reply. */
+static int request(int fd, uint32_t type, const void *req, size_t len,
+		   struct ne_cmd_reply *cr)
+{
+	static uint32_t id = 1000;
+	struct {
+		struct ne_wire_hdr h;
+		struct ne_wire_cmd c;
+	} m;
+	struct ne_wire_hdr h;
+	struct ne_wire_reply r;
+	int t;
+
+	memset(&m, 0, sizeof(m));
+	hdr(&m.h, NE_WIRE_CMD, ++id, sizeof(m.c));
+	m.c.cmd_type = htole32(type);
+	memcpy(m.c.data, req, len);
+	if (write(fd, &m, sizeof(m)) != sizeof(m))
+		return -1;
+	/* Events may come first; the reply is what this test waits for. */
+	while ((t = recv_msg(fd, &h, &r, sizeof(r))) == NE_WIRE_EVENT)
+		;
+	if (t != NE_WIRE_REPLY)
+		return -1;
+	memcpy(cr, r.data, sizeof(*cr));
+	return (int32_t)le32toh((uint32_t)cr->rc);
+}
+
+static uint64_t slot_u64(int fd, uint32_t type, uint64_t uid)
+{
+	struct ne_cmd_reply cr;
+	uint64_t u = htole64(uid);
+
+	return request(fd, type, &u, sizeof(u), &cr) ? 0 : le64toh(cr.slot_uid);
+}
+
+/*
+ * A slot of three regions, added high, low, high: the image at 8 MiB
+ * starts 2 MiB into the second and runs on into the third.
+ */
+static const struct { uint64_t gpa, size; } regions[] = {
+	{ PM_HIGH, 6u << 20 },
+	{ 8u << 20, 4u << 20 },
+	{ PM_HIGH + (8u << 20), 4u << 20 },
+};
+
+static uint64_t make_slot(int fd, uint64_t cid_wanted, int *rc)
+{
+	struct ne_slot_add_mem_req mem = { 0 };
+	struct ne_slot_add_vcpu_req vcpu = { 0 };
+	struct ne_enclave_start_req start = { 0 };
+	struct ne_cmd_reply cr;
+	uint8_t zero = 0;
+	uint64_t uid;
+	unsigned int i;
+
+	if (request(fd, NE_CMD_SLOT_ALLOC, &zero, 1, &cr))
+		return 0;
+	uid = le64toh(cr.slot_uid);
+	mem.slot_uid = vcpu.slot_uid = start.slot_uid = htole64(uid);
+	for (i = 0; i < 3; i++) {
+		mem.paddr = htole64(regions[i].gpa);
+		mem.size = htole64(regions[i].size);
+		if (request(fd, NE_CMD_SLOT_ADD_MEM, &mem, sizeof(mem), &cr))
+			return 0;
+	}
+	for (i = 1; i <= 2; i++) {
+		vcpu.vcpu_id = htole32(i);
+		if (request(fd, NE_CMD_SLOT_ADD_VCPU, &vcpu, sizeof(vcpu), &cr))
+			return 0;
+	}
+	start.enclave_cid = htole64(cid_wanted);
+	*rc = request(fd, NE_CMD_ENCLAVE_START, &start, sizeof(start), &cr);
+	return uid;
+}
+
+/* Parent address of enclave-memory offset off (regions as added). */
+static uint64_t enclave_gpa(uint64_t off)
+{
+	unsigned int i;
+
+	for (i = 0; off >= regions[i].size; i++)
+		off -= regions[i].size;
+	return regions[i].gpa + off;
+}
+
+static const char *last_boot(void)
+{
+	const char *b = NULL;
+	size_t i;
+
+	for (i = 0; i < emu.trace.nr; i++)
+		if (emu.trace.ents[i].type == NE_CMD_ENCLAVE_START)
+			b = emu.trace.ents[i].boot;
+	return b ? b : "(none)";
+}
+
+static int file_equals(const char *path, const uint8_t *p, size_t n)
+{
+	uint8_t *b = malloc(n + 1);
+	int fd = open(path, O_RDONLY), same;
+
+	same = b && fd >= 0 && read(fd, b, n + 1) == (ssize_t)n && !memcmp(b, p, n);
+	if (fd >= 0)
+		close(fd);
+	free(b);
+	return same;
+}
+
+static int wait_event(int fd, int ms)
+{
+	struct ne_wire_hdr h;
+	struct ne_wire_reply r;
+
+	return recv_wait(fd, &h, &r, sizeof(r), ms) == NE_WIRE_EVENT;
+}
+
+static const char fake_qemu[] =
+	"#!/bin/sh\n"
+	"# Plays QEMU for the emulator: records its arguments, then does\n"
+	"# what $FAKE_DIR/mode says.\n"
+	"while [ $# -gt 0 ]; do\n"
+	"  case $1 in\n"
+	"  -kernel) cp \"$2\" \"$FAKE_DIR/image.copy\" ;;\n"
+	"  -smp) echo \"$2\" >\"$FAKE_DIR/smp\" ;;\n"
+	"  -m) echo \"$2\" >\"$FAKE_DIR/mem\" ;;\n"
+	"  -chardev) case $2 in file,*) con=${2##*path=} ;; esac ;;\n"
+	"  esac\n"
+	"  shift\n"
+	"done\n"
+	"printf 'enclave says hi\\r\\npartial' >\"$con\"\n"
+	"echo $$ >\"$FAKE_DIR/pid\"\n"
+	"case $(cat \"$FAKE_DIR/mode\") in\n"
+	"exit0) exit 0 ;;\n"
+	"fail) echo 'qemu: that is no image' >&2; exit 1 ;;\n"
+	"*) exec sleep 1000 ;;\n"
+	"esac\n";
+
+static void set_mode(const char *dir, const char *mode)
+{
+	char path[200];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/mode", dir);
+	f = fopen(path, "w");
+	if (f) {
+		fputs(mode, f);
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "%s/pid", dir);
+	unlink(path);
+}
+
+static pid_t fake_pid(const char *dir)
+{
+	char path[200];
+	long pid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/pid", dir);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%ld", &pid) != 1)
+			pid = 0;
+		fclose(f);
+	}
+	return (pid_t)pid;
+}
+
+static void test_enclave_vms(const char *dir)
+{
+	char qemu[160], path[200], sock[200], vmdir[160];
+	struct ne_wire_hdr h;
+	struct ne_wire_hello hello;
+	uint8_t *img, *ram;
+	size_t img_len = 3u << 20, i;
+	struct ne_buf out = { 0 };
+	uint64_t uid, off;
+	int fd, memfd, lfd, rc = -1;
+	pid_t pid;
+	FILE *f;
+
+	/* The parent's RAM, with an "EIF" of 3 MiB laid out across regions. */
+	memfd = memfd_create("parent-ram", MFD_CLOEXEC);
+	ok(memfd >= 0 && !ftruncate(memfd, PM_SIZE), "memfd as parent RAM");
+	ram = mmap(NULL, PM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	img = malloc(img_len);
+	for (i = 0; i < img_len; i++)
+		img[i] = (uint8_t)(i * 7 + i / 4099);
+	memset(img, 0, NE_EIF_HDR_SIZE);
+	memcpy(img, ".eif", 4);
+	img[27] = 1;				/* one section ... */
+	off = img_len - NE_EIF_HDR_SIZE - NE_EIF_SECTION_HDR;
+	img[28 + 7] = (uint8_t)NE_EIF_HDR_SIZE;	/* ... at 548 (0x224) */
+	img[28 + 6] = NE_EIF_HDR_SIZE >> 8;
+	for (i = 0; i < 8; i++)			/* ... reaching the end */
+		img[284 + i] = (uint8_t)(off >> (56 - 8 * i));
+	is(ne_eif_length(img, &(const char *){ NULL }), img_len,
+	   "ne_eif_length: the section's end");
+	for (i = 0; i < img_len; i++) {
+		uint64_t gpa = enclave_gpa(NE_IMAGE_EIF_OFFSET + i);
+
+		ram[gpa >= PM_HIGH ? gpa - PM_HIGH + PM_SIZE / 2 : gpa] = img[i];
+	}
+
+	snprintf(vmdir, sizeof(vmdir), "%s/vm", dir);
+	mkdir(vmdir, 0700);
+	snprintf(qemu, sizeof(qemu), "%s/fake-qemu", dir);
+	f = fopen(qemu, "w");
+	ok(f && fputs(fake_qemu, f) >= 0 && !fclose(f) && !chmod(qemu, 0755),
+	   "fake QEMU script");
+	setenv("FAKE_DIR", dir, 1);
+	emu.vms.cfg.qemu = qemu;
+	emu.vms.cfg.vsock_dir = dir;
+	emu.vms.cfg.dir = vmdir;
+	emu.vms.cfg.min_run_ms = 200;
+
+	fd = dev_connect();
+	send_hello(fd, NE_WIRE_VERSION);
+	is(recv_msg(fd, &h, &hello, sizeof(hello)), NE_WIRE_HELLO, "HELLO");
+	ok(le32toh(hello.flags) & NE_WIRE_HELLO_MEMMAP, "HELLO asks for MEMMAP");
+	ok(!send_memmap(fd, memfd), "MEMMAP sent with the memfd");
+	PUMP_UNTIL(emu.dev.active && emu.dev.active->mem.nr);
+	ok(emu.dev.active && emu.dev.active->mem.nr == 2 &&
+	   emu.dev.active->mem.total == PM_SIZE, "memory map: 2 ranges, 32 MiB");
+
+	/* No vsock socket for the CID: START succeeds, the enclave stops. */
+	set_mode(dir, "sleep");
+	uid = make_slot(fd, 5, &rc);
+	ok(uid && rc == 0, "START without a vsock socket succeeds");
+	is(strcmp(last_boot(), "no-vsock"), 0, "trace: boot=no-vsock");
+	ok(!wait_event(fd, 100), "no event before min_run_ms");
+	ok(wait_event(fd, 2000), "then one event");
+	ok(!strcmp(ne_state_name(ne_engine_find(&emu.engine, uid)->state),
+		   "STOPPED"), "and the slot is STOPPED");
+	slot_u64(fd, NE_CMD_SLOT_FREE, uid);
+
+	/* With a socket: QEMU gets the image, read as the regions were added. */
+	snprintf(sock, sizeof(sock), "%s/cid-5.sock", dir);
+	lfd = ne_listen_unix(sock);
+	uid = make_slot(fd, 5, &rc);
+	PUMP_UNTIL(fake_pid(dir));
+	pid = fake_pid(dir);
+	ok(rc == 0 && pid > 0 && !strcmp(last_boot(), "qemu"), "QEMU launched");
+	snprintf(path, sizeof(path), "%s/image.copy", dir);
+	ok(file_equals(path, img, img_len),
+	   "its -kernel is the image, read across regions in added order");
+	snprintf(path, sizeof(path), "%s/smp", dir);
+	ok(file_equals(path, (const uint8_t *)"2\n", 2), "-smp 2: the slot's vCPUs");
+	snprintf(path, sizeof(path), "%s/mem", dir);
+	ok(file_equals(path, (const uint8_t *)"14M\n", 4), "-m 14M: the slot's memory");
+	ok(!ne_vms_console(&emu.vms, uid, 0, &out) && out.data &&
+	   strstr(out.data, "C enclave says hi\n") && !strstr(out.data, "partial") &&
+	   strstr(out.data, "N 17\n"), "console: complete lines, next offset");
+	ne_buf_free(&out);
+	is(slot_u64(fd, NE_CMD_ENCLAVE_STOP, uid), uid, "ENCLAVE_STOP");
+	ok(kill(pid, 0) && errno == ESRCH, "the VM is gone (reaped) when STOP answers");
+	ok(emu.vms.list == NULL, "no VM listed");
+	snprintf(path, sizeof(path), "%s/image-%llu.eif", vmdir,
+		 (unsigned long long)uid);
+	ok(access(path, F_OK), "its image copy removed");
+	ok(!wait_event(fd, 300), "a stopped VM raises no event");
+	slot_u64(fd, NE_CMD_SLOT_FREE, uid);
+
+	/* The VM ends by itself: STOPPED and one event. */
+	set_mode(dir, "exit0");
+	uid = make_slot(fd, 5, &rc);
+	ok(wait_event(fd, 3000), "powered off: one event");
+	ok(ne_engine_find(&emu.engine, uid)->state == NE_SLOT_STATE_STOPPED,
+	   "powered off: STOPPED");
+	slot_u64(fd, NE_CMD_SLOT_FREE, uid);
+
+	/* QEMU refuses the image: the same, with QEMU's reason logged. */
+	set_mode(dir, "fail");
+	uid = make_slot(fd, 5, &rc);
+	PUMP_UNTIL(emu.vms.list && emu.vms.list->ended);
+	ok(emu.vms.list && strstr(emu.vms.list->why,
+				  "QEMU exited 1: qemu: that is no image"),
+	   "why: QEMU's exit status and last line");
+	ok(wait_event(fd, 3000), "refused image: one event");
+	slot_u64(fd, NE_CMD_SLOT_FREE, uid);
+
+	/* Not an EIF at all: not launched. */
+	ram[enclave_gpa(NE_IMAGE_EIF_OFFSET)] = 'X';
+	set_mode(dir, "sleep");
+	uid = make_slot(fd, 5, &rc);
+	ok(rc == 0 && !strcmp(last_boot(), "not-eif") && !fake_pid(dir),
+	   "no EIF magic: boot=not-eif, QEMU not started");
+	ok(wait_event(fd, 3000), "not an EIF: one event");
+	slot_u64(fd, NE_CMD_SLOT_FREE, uid);
+	ram[enclave_gpa(NE_IMAGE_EIF_OFFSET)] = '.';
+
+	/* Slot freed by a reset, and the parent VM going away: VM ended. */
+	uid = make_slot(fd, 5, &rc);
+	PUMP_UNTIL(fake_pid(dir));
+	pid = fake_pid(dir);
+	ne_emu_reset(&emu);
+	ok(pid > 0 && kill(pid, 0) && errno == ESRCH && !emu.vms.list,
+	   "reset: the VM is ended and reaped");
+	set_mode(dir, "sleep");
+	uid = make_slot(fd, 5, &rc);
+	PUMP_UNTIL(fake_pid(dir));
+	pid = fake_pid(dir);
+	ok(rc == 0 && pid > 0 && emu.vms.list, "another VM runs (rc %d pid %d uid %llu)", rc, (int)pid, (unsigned long long)uid);
+	close(fd);
+	PUMP_UNTIL(!emu.vms.list);
+	ok(pid > 0 && kill(pid, 0) && errno == ESRCH,
+	   "parent VM gone: its enclave VM is ended");
+	ok(ne_engine_find(&emu.engine, uid) &&
+	   ne_engine_find(&emu.engine, uid)->state == NE_SLOT_STATE_STOPPED,
+	   "and its slot STOPPED");
+
+	close(lfd);
+	unlink(sock);
+	emu.vms.cfg.qemu = NULL;
+	munmap(ram, PM_SIZE);
+	close(memfd);
+	free(img);
+}
+
 int main(void)
 {
 	struct ne_emu_cfg cfg = { 0 };
@@ -255,9 +621,16 @@ int main(void)
 	ok(closed_by_daemon(c), "HELLO version 99 -> dropped");
 	close(c);
 
+	test_enclave_vms(dir);
+
 	ne_emu_close(&emu);
 	ok(access(devpath, F_OK) && access(ctlpath, F_OK),
 	   "ne_emu_close removes both sockets");
-	rmdir(dir);
+	{
+		char cmd[256];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		ok(system(cmd) == 0, "clean up %s", dir);
+	}
 	return tap_done();
 }

@@ -23,6 +23,35 @@ ne_vm_build_qemu() {
 	[ -x "$(ne_vm_qemu)" ] || ne_die "no QEMU binary at $(ne_vm_qemu)"
 }
 
+# ne_vm_vhost_vsock: the vhost-device-vsock binary (Debian sid's package,
+# unpacked into the cache: bookworm has none; the sid build needs only
+# glibc). NE_VHOST_VSOCK wins. Prints its path.
+ne_vm_vhost_vsock() {
+	if [ -n "${NE_VHOST_VSOCK:-}" ]; then
+		echo "$NE_VHOST_VSOCK"
+		return 0
+	fi
+	local ver dir bin
+	for dir in "$NE_CACHE"/vhost-device-vsock/*/; do
+		bin=${dir}usr/bin/vhost-device-vsock
+		if [ -f "${dir}.complete" ] && [ -x "$bin" ]; then
+			echo "$bin"
+			return 0
+		fi
+	done
+	ver=$(ne_suite_version sid vhost-device-vsock)
+	[ -n "$ver" ] || ne_die "no vhost-device-vsock package in sid"
+	dir=$NE_CACHE/vhost-device-vsock/$ver
+	ne_log "fetching vhost-device-vsock $ver from sid"
+	rm -rf "$dir"
+	ne_suite_fetch sid "$dir" vhost-device-vsock
+	bin=$dir/usr/bin/vhost-device-vsock
+	"$bin" --help >/dev/null 2>&1 ||
+		ne_die "$bin does not run here (glibc too old?)"
+	touch "$dir/.complete"
+	echo "$bin"
+}
+
 # ne_vm_build_emulator: make -C emulator (the daemon and ne-emu-ctl).
 ne_vm_build_emulator() {
 	local log=$NE_BUILD/logs/build-emulator.log
