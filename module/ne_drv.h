@@ -80,6 +80,18 @@ struct ne_pci_dev;
 typedef void (*ne_event_fn)(struct ne_pci_dev *ne_pci);
 
 /**
+ * struct ne_pci_ops - What the transport calls upward, from PCI probe and
+ * remove; handed down by ne_pci_register().
+ * @attach:	A device is ready for commands. An error fails the probe.
+ * @detach:	The device goes away (remove or shutdown); it still takes
+ *		commands until this returns.
+ */
+struct ne_pci_ops {
+	int (*attach)(struct ne_pci_dev *ne_pci);
+	void (*detach)(struct ne_pci_dev *ne_pci);
+};
+
+/**
  * struct ne_pci_dev - The PCI transport (ne_pci.c).
  * @pdev:		The PCI device.
  * @iomem:		BAR 3 mapping.
@@ -232,13 +244,12 @@ int ne_pci_cmd_nokill(struct ne_pci_dev *ne_pci, enum ne_cmd_type type,
 		      const void *req, size_t req_size,
 		      struct ne_cmd_reply *reply);
 void ne_pci_set_event_fn(struct ne_pci_dev *ne_pci, ne_event_fn fn);
-extern struct pci_driver ne_pci_driver;
+int ne_pci_register(const struct ne_pci_ops *ops);
+void ne_pci_unregister(void);
 
 /* ne_misc.c: the /dev node, NE_CREATE_VM, the enclave list. */
 extern struct mutex ne_enclaves_lock;
 bool ne_misc_has_enclaves(void);
-int ne_misc_attach(struct ne_pci_dev *ne_pci);
-void ne_misc_detach(struct ne_pci_dev *ne_pci);
 void ne_misc_unlist(struct ne_enclave *ne);
 void ne_misc_retry_soon(void);
 

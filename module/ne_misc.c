@@ -388,7 +388,7 @@ MODULE_PARM_DESC(quarantine,
  * Return: 0, -EBUSY if a device is already published, or misc_register()'s
  * error.
  */
-int ne_misc_attach(struct ne_pci_dev *ne_pci)
+static int ne_misc_attach(struct ne_pci_dev *ne_pci)
 {
 	int rc;
 
@@ -424,7 +424,7 @@ unpublish:
  *
  * Context: process context (PCI remove or shutdown).
  */
-void ne_misc_detach(struct ne_pci_dev *ne_pci)
+static void ne_misc_detach(struct ne_pci_dev *ne_pci)
 {
 	struct ne_enclave *ne, *next;
 
@@ -449,6 +449,11 @@ void ne_misc_detach(struct ne_pci_dev *ne_pci)
 	mutex_unlock(&ne_enclaves_lock);
 }
 
+static const struct ne_pci_ops ne_misc_pci_ops = {
+	.attach	= ne_misc_attach,
+	.detach	= ne_misc_detach,
+};
+
 static int __init ne_init(void)
 {
 	int rc;
@@ -457,7 +462,7 @@ static int __init ne_init(void)
 	if (rc)
 		goto exit_pool;
 
-	rc = pci_register_driver(&ne_pci_driver);
+	rc = ne_pci_register(&ne_misc_pci_ops);
 	if (rc)
 		goto exit_pool;
 
@@ -488,7 +493,7 @@ static void ne_misc_abandon_all(void)
 
 static void __exit ne_exit(void)
 {
-	pci_unregister_driver(&ne_pci_driver);
+	ne_pci_unregister();
 	cancel_delayed_work_sync(&ne_retry_work);
 	ne_misc_abandon_all();
 	ne_cpu_pool_exit();
