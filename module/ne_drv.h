@@ -11,10 +11,11 @@
  *
  * - ne_enclaves_lock (ne_misc.c) guards the list of enclaves and the
  *   published PCI device. NE_CREATE_VM holds it for the whole call (one
- *   device command), the ne_cpus setter holds it across its "no enclave
- *   exists" check and the pool rebuild, and the orphan-slot sweep (rare:
- *   only after a SLOT_ALLOC without an answer) across its commands, so no
- *   enclave is between SLOT_ALLOC and being listed. Release and the event handler hold
+ *   device command), the ne_cpus setter (ne_misc.c) across its "no enclave
+ *   exists" check and the pool rebuild (ne_cpu_pool_set()), and the
+ *   orphan-slot sweep (rare: only after a SLOT_ALLOC without an answer)
+ *   across its commands, so no enclave is between SLOT_ALLOC and being
+ *   listed. Release and the event handler hold
  *   it only to unlist an enclave or to take references on the listed ones:
  *   neither waits for an enclave under it, so one enclave's long ioctl
  *   (pinning memory) never holds up the creation or release of another.
@@ -249,7 +250,6 @@ void ne_pci_unregister(void);
 
 /* ne_misc.c: the /dev node, NE_CREATE_VM, the enclave list. */
 extern struct mutex ne_enclaves_lock;
-bool ne_misc_has_enclaves(void);
 void ne_misc_unlist(struct ne_enclave *ne);
 void ne_misc_retry_soon(void);
 
@@ -263,13 +263,15 @@ bool ne_enclave_event(struct ne_enclave *ne);
 void ne_enclave_abandon(struct ne_enclave *ne);
 int ne_enclave_describe(struct ne_enclave *ne, char *buf, size_t size);
 
-/* ne_cpu_pool.c: the CPU pool and the ne_cpus parameter. */
+/* ne_cpu_pool.c: the CPU pool and the value of the ne_cpus parameter. */
 int ne_cpu_pool_snapshot(struct ne_pool_snapshot *snap);
 int ne_cpu_pool_pick(struct cpumask *reserved, const struct cpumask *used,
 		     unsigned int *cpu, bool *reserved_new);
 int ne_cpu_pool_reserve(struct cpumask *reserved, unsigned int cpu);
 void ne_cpu_pool_unreserve(struct cpumask *reserved, unsigned int cpu);
 void ne_cpu_pool_put(const struct cpumask *reserved);
+int ne_cpu_pool_set(const char *val, bool (*busy)(void));
+int ne_cpu_pool_show(char *buf);
 int ne_cpu_pool_init(void);
 void ne_cpu_pool_exit(void);
 

@@ -42,13 +42,11 @@ static bool ne_orphans_suspected;
 static void ne_misc_retry_fn(struct work_struct *work);
 static DECLARE_DELAYED_WORK(ne_retry_work, ne_misc_retry_fn);
 
-/**
- * ne_misc_has_enclaves() - Does any enclave exist (even a DEAD one).
- *
- * Context: ne_enclaves_lock held.
- * Return: true if the list is not empty.
+/*
+ * Does any enclave exist (even a DEAD one)? The ne_cpus setter's "pool in
+ * use": quarantined enclaves are listed too, so their cores stay put.
  */
-bool ne_misc_has_enclaves(void)
+static bool ne_misc_has_enclaves(void)
 {
 	lockdep_assert_held(&ne_enclaves_lock);
 
@@ -379,6 +377,34 @@ static const struct kernel_param_ops ne_quarantine_ops = {
 module_param_cb(quarantine, &ne_quarantine_ops, NULL, 0444);
 MODULE_PARM_DESC(quarantine,
 		 "Enclaves whose release the device has not confirmed (read-only)");
+
+/*
+ * ne_cpus: the pool changes only while no enclave exists. The lock is held
+ * across the check and the rebuild, so NE_CREATE_VM cannot slip in.
+ */
+static int ne_cpus_set(const char *val, const struct kernel_param *kp)
+{
+	int rc;
+
+	mutex_lock(&ne_enclaves_lock);
+	rc = ne_cpu_pool_set(val, ne_misc_has_enclaves);
+	mutex_unlock(&ne_enclaves_lock);
+
+	return rc;
+}
+
+static int ne_cpus_get(char *buf, const struct kernel_param *kp)
+{
+	return ne_cpu_pool_show(buf);
+}
+
+static const struct kernel_param_ops ne_cpus_ops = {
+	.set	= ne_cpus_set,
+	.get	= ne_cpus_get,
+};
+
+module_param_cb(ne_cpus, &ne_cpus_ops, NULL, 0644);
+MODULE_PARM_DESC(ne_cpus, "<cpu-list> - CPU pool used for Nitro Enclaves");
 
 /**
  * ne_misc_attach() - Publish a probed device and create /dev/nitro_enclaves.
