@@ -7,22 +7,25 @@
  * -------
  * Lock order, outermost first:
  *
- *   ne_enclaves_lock -> ne_enclave.lock -> ne_cpu_pool lock -> ne_pci_dev.cmd_lock
+ *   ne_visit_lock -> ne_list_lock -> ne_enclave.lock -> ne_cpu_pool_lock
+ *   -> ne_pci_dev.cmd_lock
  *
- * - ne_enclaves_lock (ne_misc.c) guards the list of enclaves and the
- *   published PCI device. NE_CREATE_VM holds it for the whole call (one
- *   device command), the ne_cpus setter (ne_misc.c) across its "no enclave
- *   exists" check and the pool rebuild (ne_cpu_pool_set()), and the
- *   orphan-slot sweep (rare: only after a SLOT_ALLOC without an answer)
- *   across its commands, so no enclave is between SLOT_ALLOC and being
- *   listed. Release and the event handler hold
- *   it only to unlist an enclave or to take references on the listed ones:
+ * - ne_visit_lock (ne_misc.c) keeps one visit of the enclaves at a time
+ *   (event handler or retry timer).
+ * - ne_list_lock (ne_misc.c, the one file that touches the enclave list)
+ *   guards the list and the published PCI device. NE_CREATE_VM holds it
+ *   for the whole call (one device command), the ne_cpus setter across
+ *   ne_cpu_pool_set() (its busy predicate, "an enclave exists", and the
+ *   pool rebuild), and the orphan-slot sweep (rare: only after a
+ *   SLOT_ALLOC without an answer) across its commands, so no enclave is
+ *   between SLOT_ALLOC and being listed. Release and the visits hold it
+ *   only to unlist an enclave or to take references on the listed ones:
  *   neither waits for an enclave under it, so one enclave's long ioctl
  *   (pinning memory) never holds up the creation or release of another.
  *   Only PCI remove takes enclave locks under it, to kill the enclaves.
  * - ne_enclave.lock guards one enclave's state and resources. It is held
  *   across that enclave's ioctls, pinning and device commands included.
- * - The pool lock (ne_cpu_pool.c) guards the pool's cores.
+ * - ne_cpu_pool_lock (ne_cpu_pool.c) guards the pool's cores.
  * - ne_pci_dev.cmd_lock keeps one device command in flight.
  * All are statically initialised or initialised before they can be reached
  * (the PCI device's before its IRQs are requested).
@@ -31,8 +34,8 @@
  * --------
  * An enclave is reference counted (ne_enclave.ref): one reference for its
  * file, one for the enclave list while it is listed, one per visit of the
- * event handler. Anyone holding ne_enclaves_lock may take another on a
- * listed enclave. The last put frees the structure, which by then holds no
+ * event handler. Anyone holding ne_list_lock may take another on a listed
+ * enclave. The last put frees the structure, which by then holds no
  * slot, page or core (or, at module unload, leaks them on purpose).
  *
  * Outcome-unknown rule
@@ -157,8 +160,8 @@ struct ne_pool_snapshot {
  * struct ne_enclave - One enclave (one slot in the device).
  * @ref:		References: the file's, the list's, and one per
  *			event handler visit in progress.
- * @node:		In the enclave list (empty once unlisted);
- *			ne_enclaves_lock.
+ * @node:		In the enclave list (empty once unlisted); ne_list_lock,
+ *			only ne_misc.c touches it.
  * @event_node:		In the event handler's private list while it holds
  *			a reference; only the handler uses it (one at a
  *			time: one work item on an ordered workqueue).
@@ -249,7 +252,6 @@ int ne_pci_register(const struct ne_pci_ops *ops);
 void ne_pci_unregister(void);
 
 /* ne_misc.c: the /dev node, NE_CREATE_VM, the enclave list. */
-extern struct mutex ne_enclaves_lock;
 void ne_misc_unlist(struct ne_enclave *ne);
 void ne_misc_retry_soon(void);
 
@@ -259,7 +261,7 @@ struct ne_enclave *ne_enclave_alloc(const struct ne_pool_snapshot *snap);
 void ne_enclave_get(struct ne_enclave *ne);
 void ne_enclave_put(struct ne_enclave *ne);
 bool ne_enclave_kill(struct ne_enclave *ne);
-bool ne_enclave_event(struct ne_enclave *ne);
+bool ne_enclave_event(struct ne_enclave *ne, bool *unlist);
 void ne_enclave_abandon(struct ne_enclave *ne);
 int ne_enclave_describe(struct ne_enclave *ne, char *buf, size_t size);
 
