@@ -18,6 +18,7 @@
 #include <linux/topology.h>
 
 #include "ne_drv.h"
+#include "ne_pool_rules.h"
 
 /* Bytes of the ne_cpus string, NUL included (as upstream). */
 #define NE_CPUS_SIZE	512
@@ -334,7 +335,7 @@ static int ne_pool_setup(const struct cpumask *set)
 	if (!core_first)
 		return -ENOMEM;
 
-	rc = ne_pool_check(&topo, &layout, core_first, nr_cpu_ids);
+	rc = ne_pool_rules_check(&topo, &layout, core_first, nr_cpu_ids);
 	if (rc)
 		goto free_core_first;
 
