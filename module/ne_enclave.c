@@ -636,8 +636,10 @@ static long ne_enclave_ioctl_start(struct ne_enclave *ne,
 	rc = ne_pci_cmd(ne->pci, NE_CMD_ENCLAVE_START, &req, sizeof(req),
 			&reply);
 	if (rc) {
-		/* Refused by the device: it does not run (if it lied, the
-		 * refused SLOT_FREE at release brings ENCLAVE_STOP back). */
+		/*
+		 * Refused by the device: it does not run (if it lied, the
+		 * refused SLOT_FREE at release brings ENCLAVE_STOP back).
+		 */
 		if (ne_cmd_refused(rc, &reply))
 			WRITE_ONCE(ne->may_run, false);
 		goto unlock;
