@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Nitro Enclaves CPU pool: the ne_cpus parameter, the offlined full cores it
- * names, and the reservation of whole cores by enclaves.
+ * Nitro Enclaves CPU pool: the value of the ne_cpus parameter, the offlined
+ * full cores it names, and the reservation of whole cores. It knows nothing
+ * about enclaves: whoever sets ne_cpus says whether the pool is in use.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -11,13 +12,13 @@
 #include <linux/cpu.h>
 #include <linux/cpuhotplug.h>
 #include <linux/cpumask.h>
-#include <linux/moduleparam.h>
 #include <linux/nitro_enclaves.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/topology.h>
 
 #include "ne_drv.h"
+#include "ne_pool_rules.h"
 
 /* Bytes of the ne_cpus string, NUL included (as upstream). */
 #define NE_CPUS_SIZE	512
@@ -334,7 +335,7 @@ static int ne_pool_setup(const struct cpumask *set)
 	if (!core_first)
 		return -ENOMEM;
 
-	rc = ne_pool_check(&topo, &layout, core_first, nr_cpu_ids);
+	rc = ne_pool_rules_check(&topo, &layout, core_first, nr_cpu_ids);
 	if (rc)
 		goto free_core_first;
 
@@ -376,7 +377,17 @@ free_core_first:
 	return rc;
 }
 
-static int ne_cpus_set(const char *val, const struct kernel_param *kp)
+/**
+ * ne_cpu_pool_set() - Rebuild the pool from a value written to ne_cpus.
+ * @val:	"" (clear the pool) or a CPU list; a trailing newline is allowed.
+ * @busy:	Whether the pool is in use and may not change. Asked once @val
+ *		is known to be valid; the caller keeps its answer true until
+ *		this returns.
+ *
+ * Return: 0, -EPERM (no CAP_SYS_ADMIN, or @busy), -ENOSPC, -ENOMEM, the
+ * list's parse error, -ENODEV after module exit, or the rebuild's error.
+ */
+int ne_cpu_pool_set(const char *val, bool (*busy)(void))
 {
 	cpumask_var_t set;
 	size_t len;
@@ -404,20 +415,15 @@ static int ne_cpus_set(const char *val, const struct kernel_param *kp)
 	if (rc)
 		goto free_set;
 
-	/*
-	 * Held across the check and the rebuild: NE_CREATE_VM cannot slip in.
-	 * Quarantined enclaves are listed too: their cores stay put.
-	 */
-	mutex_lock(&ne_enclaves_lock);
-	if (ne_misc_has_enclaves()) {
+	if (busy()) {
 		rc = -EPERM;
-		goto unlock_enclaves;
+		goto free_set;
 	}
 
 	mutex_lock(&ne_cpu_pool_lock);
 	if (ne_pool_closed) {
 		rc = -ENODEV;
-		goto unlock_pool;
+		goto unlock;
 	}
 	ne_pool_teardown();
 	/*
@@ -430,10 +436,8 @@ static int ne_cpus_set(const char *val, const struct kernel_param *kp)
 		if (!rc)
 			strscpy(ne_pool.str, buf, sizeof(ne_pool.str));
 	}
-unlock_pool:
+unlock:
 	mutex_unlock(&ne_cpu_pool_lock);
-unlock_enclaves:
-	mutex_unlock(&ne_enclaves_lock);
 free_set:
 	free_cpumask_var(set);
 free_buf:
@@ -441,24 +445,22 @@ free_buf:
 	return rc;
 }
 
-static int ne_cpus_get(char *buffer, const struct kernel_param *kp)
+/**
+ * ne_cpu_pool_show() - The value ne_cpus reads back.
+ * @buf:	A page.
+ *
+ * Return: bytes written.
+ */
+int ne_cpu_pool_show(char *buf)
 {
 	int n;
 
 	mutex_lock(&ne_cpu_pool_lock);
-	n = scnprintf(buffer, PAGE_SIZE, "%s\n", ne_pool.str);
+	n = scnprintf(buf, PAGE_SIZE, "%s\n", ne_pool.str);
 	mutex_unlock(&ne_cpu_pool_lock);
 
 	return n;
 }
-
-static const struct kernel_param_ops ne_cpus_ops = {
-	.set	= ne_cpus_set,
-	.get	= ne_cpus_get,
-};
-
-module_param_cb(ne_cpus, &ne_cpus_ops, NULL, 0644);
-MODULE_PARM_DESC(ne_cpus, "<cpu-list> - CPU pool used for Nitro Enclaves");
 
 /**
  * ne_cpu_pool_init() - Module init: refuse to online pool CPUs from now on.

@@ -7,21 +7,25 @@
  * -------
  * Lock order, outermost first:
  *
- *   ne_enclaves_lock -> ne_enclave.lock -> ne_cpu_pool lock -> ne_pci_dev.cmd_lock
+ *   ne_visit_lock -> ne_list_lock -> ne_enclave.lock -> ne_cpu_pool_lock
+ *   -> ne_pci_dev.cmd_lock
  *
- * - ne_enclaves_lock (ne_misc.c) guards the list of enclaves and the
- *   published PCI device. NE_CREATE_VM holds it for the whole call (one
- *   device command), the ne_cpus setter holds it across its "no enclave
- *   exists" check and the pool rebuild, and the orphan-slot sweep (rare:
- *   only after a SLOT_ALLOC without an answer) across its commands, so no
- *   enclave is between SLOT_ALLOC and being listed. Release and the event handler hold
- *   it only to unlist an enclave or to take references on the listed ones:
+ * - ne_visit_lock (ne_misc.c) keeps one visit of the enclaves at a time
+ *   (event handler or retry timer).
+ * - ne_list_lock (ne_misc.c, the one file that touches the enclave list)
+ *   guards the list and the published PCI device. NE_CREATE_VM holds it
+ *   for the whole call (one device command), the ne_cpus setter across
+ *   ne_cpu_pool_set() (its busy predicate, "an enclave exists", and the
+ *   pool rebuild), and the orphan-slot sweep (rare: only after a
+ *   SLOT_ALLOC without an answer) across its commands, so no enclave is
+ *   between SLOT_ALLOC and being listed. Release and the visits hold it
+ *   only to unlist an enclave or to take references on the listed ones:
  *   neither waits for an enclave under it, so one enclave's long ioctl
  *   (pinning memory) never holds up the creation or release of another.
  *   Only PCI remove takes enclave locks under it, to kill the enclaves.
  * - ne_enclave.lock guards one enclave's state and resources. It is held
  *   across that enclave's ioctls, pinning and device commands included.
- * - The pool lock (ne_cpu_pool.c) guards the pool's cores.
+ * - ne_cpu_pool_lock (ne_cpu_pool.c) guards the pool's cores.
  * - ne_pci_dev.cmd_lock keeps one device command in flight.
  * All are statically initialised or initialised before they can be reached
  * (the PCI device's before its IRQs are requested).
@@ -30,8 +34,8 @@
  * --------
  * An enclave is reference counted (ne_enclave.ref): one reference for its
  * file, one for the enclave list while it is listed, one per visit of the
- * event handler. Anyone holding ne_enclaves_lock may take another on a
- * listed enclave. The last put frees the structure, which by then holds no
+ * event handler. Anyone holding ne_list_lock may take another on a listed
+ * enclave. The last put frees the structure, which by then holds no
  * slot, page or core (or, at module unload, leaks them on purpose).
  *
  * Outcome-unknown rule
@@ -78,6 +82,18 @@ struct ne_pci_dev;
  * @ne_pci:	The transport that got the event.
  */
 typedef void (*ne_event_fn)(struct ne_pci_dev *ne_pci);
+
+/**
+ * struct ne_pci_ops - What the transport calls upward, from PCI probe and
+ * remove; handed down by ne_pci_register().
+ * @attach:	A device is ready for commands. An error fails the probe.
+ * @detach:	The device goes away (remove or shutdown); it still takes
+ *		commands until this returns.
+ */
+struct ne_pci_ops {
+	int (*attach)(struct ne_pci_dev *ne_pci);
+	void (*detach)(struct ne_pci_dev *ne_pci);
+};
 
 /**
  * struct ne_pci_dev - The PCI transport (ne_pci.c).
@@ -144,8 +160,8 @@ struct ne_pool_snapshot {
  * struct ne_enclave - One enclave (one slot in the device).
  * @ref:		References: the file's, the list's, and one per
  *			event handler visit in progress.
- * @node:		In the enclave list (empty once unlisted);
- *			ne_enclaves_lock.
+ * @node:		In the enclave list (empty once unlisted); ne_list_lock,
+ *			only ne_misc.c touches it.
  * @event_node:		In the event handler's private list while it holds
  *			a reference; only the handler uses it (one at a
  *			time: one work item on an ordered workqueue).
@@ -232,13 +248,10 @@ int ne_pci_cmd_nokill(struct ne_pci_dev *ne_pci, enum ne_cmd_type type,
 		      const void *req, size_t req_size,
 		      struct ne_cmd_reply *reply);
 void ne_pci_set_event_fn(struct ne_pci_dev *ne_pci, ne_event_fn fn);
-extern struct pci_driver ne_pci_driver;
+int ne_pci_register(const struct ne_pci_ops *ops);
+void ne_pci_unregister(void);
 
 /* ne_misc.c: the /dev node, NE_CREATE_VM, the enclave list. */
-extern struct mutex ne_enclaves_lock;
-bool ne_misc_has_enclaves(void);
-int ne_misc_attach(struct ne_pci_dev *ne_pci);
-void ne_misc_detach(struct ne_pci_dev *ne_pci);
 void ne_misc_unlist(struct ne_enclave *ne);
 void ne_misc_retry_soon(void);
 
@@ -248,17 +261,19 @@ struct ne_enclave *ne_enclave_alloc(const struct ne_pool_snapshot *snap);
 void ne_enclave_get(struct ne_enclave *ne);
 void ne_enclave_put(struct ne_enclave *ne);
 bool ne_enclave_kill(struct ne_enclave *ne);
-bool ne_enclave_event(struct ne_enclave *ne);
+bool ne_enclave_event(struct ne_enclave *ne, bool *unlist);
 void ne_enclave_abandon(struct ne_enclave *ne);
 int ne_enclave_describe(struct ne_enclave *ne, char *buf, size_t size);
 
-/* ne_cpu_pool.c: the CPU pool and the ne_cpus parameter. */
+/* ne_cpu_pool.c: the CPU pool and the value of the ne_cpus parameter. */
 int ne_cpu_pool_snapshot(struct ne_pool_snapshot *snap);
 int ne_cpu_pool_pick(struct cpumask *reserved, const struct cpumask *used,
 		     unsigned int *cpu, bool *reserved_new);
 int ne_cpu_pool_reserve(struct cpumask *reserved, unsigned int cpu);
 void ne_cpu_pool_unreserve(struct cpumask *reserved, unsigned int cpu);
 void ne_cpu_pool_put(const struct cpumask *reserved);
+int ne_cpu_pool_set(const char *val, bool (*busy)(void));
+int ne_cpu_pool_show(char *buf);
 int ne_cpu_pool_init(void);
 void ne_cpu_pool_exit(void);
 

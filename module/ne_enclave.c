@@ -19,11 +19,6 @@
 #include "compat.h"
 #include "ne_drv.h"
 
-/* Before 5.13 the kernel has no such assertion: it checks nothing there. */
-#ifndef lockdep_assert_not_held
-#define lockdep_assert_not_held(l)	((void)(l))
-#endif
-
 /**
  * ne_enclave_alloc() - A new enclave in INIT state, owned by current->mm.
  * @snap:	The pool's shape, kept for the enclave's lifetime.
@@ -85,8 +80,8 @@ static void ne_enclave_free(struct kref *ref)
 
 /**
  * ne_enclave_get() - Take a reference on an enclave.
- * @ne:	The enclave; the caller already holds a reference, or holds
- *	ne_enclaves_lock and @ne is listed.
+ * @ne:	The enclave; the caller already holds a reference, or @ne is
+ *	listed and the caller holds the list's lock (ne_misc.c).
  */
 void ne_enclave_get(struct ne_enclave *ne)
 {
@@ -239,15 +234,13 @@ static bool ne_enclave_retry(struct ne_enclave *ne)
  * not confirm, its pages and cores stay held for good (no device is left to
  * confirm).
  *
- * Context: ne_enclaves_lock held.
+ * Context: the caller keeps @ne alive (the list's lock held, in ne_misc.c).
  * Return: true if the enclave is DEAD and its file closed: the caller
  * unlists it.
  */
 bool ne_enclave_kill(struct ne_enclave *ne)
 {
 	bool unlist;
-
-	lockdep_assert_held(&ne_enclaves_lock);
 
 	mutex_lock(&ne->lock);
 	if (ne->state == NE_STATE_QUARANTINED)
@@ -327,38 +320,36 @@ static void ne_enclave_refresh(struct ne_enclave *ne)
  * a quarantined one.
  * @ne:	An enclave the caller holds a reference on; it may have been
  *	released since.
+ * @unlist:	Set if the enclave was released now and its file is closed:
+ *		the caller unlists it.
  *
  * An enclave in INIT whose start is not in doubt has nothing to refresh:
  * it is skipped without taking its lock, which its owner may hold for long
  * (pinning), so one enclave's setup never delays another's EPOLLHUP. A
  * failed or inconsistent SLOT_INFO changes nothing.
  *
- * Context: the event or retry work. ne_enclaves_lock must not be held.
+ * Context: the event or retry work, not under the list's lock.
  * Return: true if the device must be asked again (still quarantined on a
  * present device, or its state could not be read).
  */
-bool ne_enclave_event(struct ne_enclave *ne)
+bool ne_enclave_event(struct ne_enclave *ne, bool *unlist)
 {
 	u16 state = READ_ONCE(ne->state);
-	bool released = false, held;
+	bool held;
 
-	lockdep_assert_not_held(&ne_enclaves_lock);
-
+	*unlist = false;
 	if (state != NE_STATE_RUNNING && state != NE_STATE_QUARANTINED &&
 	    !(state == NE_STATE_INIT && READ_ONCE(ne->may_run)))
 		return false;
 
 	mutex_lock(&ne->lock);
 	if (ne->state == NE_STATE_QUARANTINED)
-		released = ne_enclave_retry(ne) && ne->file_closed;
+		*unlist = ne_enclave_retry(ne) && ne->file_closed;
 	else
 		ne_enclave_refresh(ne);
 	held = (ne->state == NE_STATE_QUARANTINED && ne->pci) ||
 	       ne->refresh_pending;
 	mutex_unlock(&ne->lock);
-
-	if (released)
-		ne_misc_unlist(ne);
 
 	return held;
 }
@@ -366,8 +357,7 @@ bool ne_enclave_event(struct ne_enclave *ne)
 /**
  * ne_enclave_abandon() - Module unload with a quarantined enclave: forget it
  * without releasing what the device may still use.
- * @ne:	An unlisted enclave, its file closed; the caller's reference is
- *	dropped.
+ * @ne:	A listed enclave, its file closed; the caller unlists it.
  *
  * Its pages stay pinned and its cores offline for good: leaking them is
  * safe, handing them back while an enclave may run on them is not.
@@ -381,8 +371,6 @@ void ne_enclave_abandon(struct ne_enclave *ne)
 	ne_mem_abandon(ne);
 	cpumask_clear(ne->reserved_cpus);
 	mutex_unlock(&ne->lock);
-
-	ne_enclave_put(ne);
 }
 
 /**
@@ -648,8 +636,10 @@ static long ne_enclave_ioctl_start(struct ne_enclave *ne,
 	rc = ne_pci_cmd(ne->pci, NE_CMD_ENCLAVE_START, &req, sizeof(req),
 			&reply);
 	if (rc) {
-		/* Refused by the device: it does not run (if it lied, the
-		 * refused SLOT_FREE at release brings ENCLAVE_STOP back). */
+		/*
+		 * Refused by the device: it does not run (if it lied, the
+		 * refused SLOT_FREE at release brings ENCLAVE_STOP back).
+		 */
 		if (ne_cmd_refused(rc, &reply))
 			WRITE_ONCE(ne->may_run, false);
 		goto unlock;

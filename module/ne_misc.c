@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Nitro Enclaves userspace entry: module init/exit, the /dev/nitro_enclaves
- * misc device, NE_CREATE_VM and the list of enclaves.
+ * misc device, NE_CREATE_VM, the ne_cpus and quarantine parameters, and the
+ * list of enclaves, which only this file touches.
  */
 
 #include <linux/anon_inodes.h>
@@ -17,11 +18,14 @@
 #include "compat.h"
 #include "ne_drv.h"
 
-/* Statically initialised: the ne_cpus setter may run before module init. */
-DEFINE_MUTEX(ne_enclaves_lock);
-/* All enclaves, live or DEAD, until their file is released. */
-static LIST_HEAD(ne_enclaves);
-/* The device enclaves are created on; ne_enclaves_lock. */
+/*
+ * Every enclave, live or DEAD, from its SLOT_ALLOC until its file is
+ * released, and the device enclaves are created on: both guarded by
+ * ne_list_lock (its rules are in ne_drv.h). Statically initialised: the
+ * ne_cpus setter may run before module init.
+ */
+static DEFINE_MUTEX(ne_list_lock);
+static LIST_HEAD(ne_list);
 static struct ne_pci_dev *ne_pci_published;
 
 /*
@@ -42,17 +46,101 @@ static bool ne_orphans_suspected;
 static void ne_misc_retry_fn(struct work_struct *work);
 static DECLARE_DELAYED_WORK(ne_retry_work, ne_misc_retry_fn);
 
-/**
- * ne_misc_has_enclaves() - Does any enclave exist (even a DEAD one).
- *
- * Context: ne_enclaves_lock held.
- * Return: true if the list is not empty.
- */
-bool ne_misc_has_enclaves(void)
+/* List an enclave that got its slot; the list takes a reference. */
+static void ne_list_add(struct ne_enclave *ne)
 {
-	lockdep_assert_held(&ne_enclaves_lock);
+	lockdep_assert_held(&ne_list_lock);
 
-	return !list_empty(&ne_enclaves);
+	ne_enclave_get(ne);
+	list_add_tail(&ne->node, &ne_list);
+}
+
+/* Unlist an enclave (if listed) and drop the list's reference. */
+static void ne_list_del(struct ne_enclave *ne)
+{
+	lockdep_assert_held(&ne_list_lock);
+
+	if (list_empty(&ne->node))
+		return;
+	list_del_init(&ne->node);
+	ne_enclave_put(ne);
+}
+
+/**
+ * ne_misc_unlist() - Take a released enclave off the list (once).
+ * @ne:	The enclave; the caller holds a reference other than the list's.
+ */
+void ne_misc_unlist(struct ne_enclave *ne)
+{
+	mutex_lock(&ne_list_lock);
+	ne_list_del(ne);
+	mutex_unlock(&ne_list_lock);
+}
+
+/*
+ * Does any enclave exist (even a DEAD one)? The ne_cpus setter's "pool in
+ * use": quarantined enclaves are listed too, so their cores stay put.
+ */
+static bool ne_list_busy(void)
+{
+	lockdep_assert_held(&ne_list_lock);
+
+	return !list_empty(&ne_list);
+}
+
+static bool ne_list_has_slot(u64 uid)
+{
+	struct ne_enclave *ne;
+
+	lockdep_assert_held(&ne_list_lock);
+
+	list_for_each_entry(ne, &ne_list, node)
+		if (ne->slot_uid == uid)
+			return true;
+
+	return false;
+}
+
+/*
+ * Visit every listed enclave: refresh the running ones, ask the device
+ * again about the quarantined ones, unlist those released with their file
+ * closed. An enclave may hold its lock for long (pinning a large region),
+ * so the list lock is held only to take a reference on each; the enclaves
+ * are visited after it is dropped. Enclaves created meanwhile are in INIT
+ * (nothing to refresh); those released meanwhile are DEAD.
+ *
+ * The references are kept on a list through ne_enclave.event_node, so a
+ * visit costs no allocation, whatever the number of enclaves.
+ *
+ * Return: the number of enclaves the device must be asked about again
+ * (quarantined, or whose state could not be read).
+ */
+static unsigned int ne_list_visit(void)
+{
+	struct ne_enclave *ne, *next;
+	unsigned int quarantined = 0;
+	bool unlist;
+	LIST_HEAD(visit);
+
+	lockdep_assert_held(&ne_visit_lock);
+
+	mutex_lock(&ne_list_lock);
+	list_for_each_entry(ne, &ne_list, node) {
+		ne_enclave_get(ne);
+		list_add_tail(&ne->event_node, &visit);
+	}
+	mutex_unlock(&ne_list_lock);
+
+	list_for_each_entry_safe(ne, next, &visit, event_node) {
+		list_del_init(&ne->event_node);
+		if (ne_enclave_event(ne, &unlist))
+			quarantined++;
+		if (unlist)
+			ne_misc_unlist(ne);
+		ne_enclave_put(ne);
+	}
+
+	return quarantined;
 }
 
 static int ne_misc_create_vm(u64 __user *uslot)
@@ -66,7 +154,7 @@ static int ne_misc_create_vm(u64 __user *uslot)
 	u64 slot_uid;
 	int fd, rc;
 
-	mutex_lock(&ne_enclaves_lock);
+	mutex_lock(&ne_list_lock);
 
 	ne_pci = ne_pci_published;
 	if (!ne_pci) {
@@ -116,11 +204,10 @@ static int ne_misc_create_vm(u64 __user *uslot)
 	ne->slot_uid = slot_uid;
 	ne->max_mem_regions = reply.mem_regions;
 	ne->pci = ne_pci;
-	ne_enclave_get(ne);	/* the list's */
-	list_add_tail(&ne->node, &ne_enclaves);
+	ne_list_add(ne);
 
-	/* A user fault may block (userfaultfd): not under the global lock. */
-	mutex_unlock(&ne_enclaves_lock);
+	/* A user fault may block (userfaultfd): not under the list lock. */
+	mutex_unlock(&ne_list_lock);
 
 	/* Before fd_install: once installed the fd may already be closed. */
 	if (copy_to_user(uslot, &slot_uid, sizeof(slot_uid))) {
@@ -133,7 +220,7 @@ static int ne_misc_create_vm(u64 __user *uslot)
 	return fd;
 
 unlock_put_file:
-	mutex_unlock(&ne_enclaves_lock);
+	mutex_unlock(&ne_list_lock);
 put_file:
 	fput(file);
 	put_unused_fd(fd);
@@ -145,7 +232,7 @@ put_enclave:
 	/* Unlisted and without a file: ours is the only reference. */
 	ne_enclave_put(ne);
 unlock:
-	mutex_unlock(&ne_enclaves_lock);
+	mutex_unlock(&ne_list_lock);
 	return rc;
 }
 
@@ -174,24 +261,6 @@ static struct miscdevice ne_miscdev = {
 };
 
 /**
- * ne_misc_unlist() - Take a released enclave off the list (once).
- * @ne:	The enclave; the caller holds a reference other than the list's.
- */
-void ne_misc_unlist(struct ne_enclave *ne)
-{
-	bool listed;
-
-	mutex_lock(&ne_enclaves_lock);
-	listed = !list_empty(&ne->node);
-	if (listed)
-		list_del_init(&ne->node);
-	mutex_unlock(&ne_enclaves_lock);
-
-	if (listed)
-		ne_enclave_put(ne);
-}
-
-/**
  * ne_misc_retry_soon() - An enclave was quarantined: ask the device again
  * about it after the shortest backoff.
  */
@@ -203,60 +272,8 @@ void ne_misc_retry_soon(void)
 }
 
 /*
- * Visit every listed enclave: refresh the running ones, ask the device
- * again about the quarantined ones. An enclave may hold its lock for long
- * (pinning a large region), so the list lock is held only to take a
- * reference on each; the enclaves are visited after it is dropped.
- * Enclaves created meanwhile are in INIT (nothing to refresh); those
- * released meanwhile are DEAD.
- *
- * The references are kept on a list through ne_enclave.event_node, so a
- * visit costs no allocation, whatever the number of enclaves.
- *
- * Return: the number of enclaves the device must be asked about again
- * (quarantined, or whose state could not be read).
- */
-static unsigned int ne_misc_visit(void)
-{
-	struct ne_enclave *ne, *next;
-	unsigned int quarantined = 0;
-	LIST_HEAD(visit);
-
-	lockdep_assert_held(&ne_visit_lock);
-
-	mutex_lock(&ne_enclaves_lock);
-	list_for_each_entry(ne, &ne_enclaves, node) {
-		ne_enclave_get(ne);
-		list_add_tail(&ne->event_node, &visit);
-	}
-	mutex_unlock(&ne_enclaves_lock);
-
-	list_for_each_entry_safe(ne, next, &visit, event_node) {
-		list_del_init(&ne->event_node);
-		if (ne_enclave_event(ne))
-			quarantined++;
-		ne_enclave_put(ne);
-	}
-
-	return quarantined;
-}
-
-static bool ne_misc_slot_listed(u64 uid)
-{
-	struct ne_enclave *ne;
-
-	lockdep_assert_held(&ne_enclaves_lock);
-
-	list_for_each_entry(ne, &ne_enclaves, node)
-		if (ne->slot_uid == uid)
-			return true;
-
-	return false;
-}
-
-/*
  * Free the device slots no enclave knows of that hold nothing: those of a
- * SLOT_ALLOC whose reply never came. Run under ne_enclaves_lock, so no
+ * SLOT_ALLOC whose reply never came. Run under ne_list_lock, so no
  * NE_CREATE_VM is between its SLOT_ALLOC and listing the enclave. A slot
  * holding memory or vCPUs is left alone: it is nobody's to free.
  *
@@ -270,7 +287,7 @@ static int ne_misc_sweep_orphans(struct ne_pci_dev *ne_pci)
 	struct ne_cmd_reply reply;
 	int rc;
 
-	lockdep_assert_held(&ne_enclaves_lock);
+	lockdep_assert_held(&ne_list_lock);
 
 	for (;;) {
 		rc = ne_pci_cmd_nokill(ne_pci, NE_CMD_NEXT_SLOT, &next,
@@ -282,7 +299,7 @@ static int ne_misc_sweep_orphans(struct ne_pci_dev *ne_pci)
 		if (reply.slot_uid <= next.slot_uid)
 			return -EIO;	/* must ascend, or we loop */
 		next.slot_uid = reply.slot_uid;
-		if (ne_misc_slot_listed(next.slot_uid))
+		if (ne_list_has_slot(next.slot_uid))
 			continue;
 
 		info.slot_uid = next.slot_uid;
@@ -313,7 +330,7 @@ static bool ne_misc_orphans(void)
 	if (!READ_ONCE(ne_orphans_suspected))
 		return false;
 
-	mutex_lock(&ne_enclaves_lock);
+	mutex_lock(&ne_list_lock);
 	if (ne_pci_published) {
 		WRITE_ONCE(ne_orphans_suspected, false);
 		if (ne_misc_sweep_orphans(ne_pci_published)) {
@@ -321,7 +338,7 @@ static bool ne_misc_orphans(void)
 			again = true;
 		}
 	}
-	mutex_unlock(&ne_enclaves_lock);
+	mutex_unlock(&ne_list_lock);
 
 	return again;
 }
@@ -330,7 +347,7 @@ static bool ne_misc_orphans(void)
 static void ne_misc_event(struct ne_pci_dev *ne_pci)
 {
 	mutex_lock(&ne_visit_lock);
-	ne_misc_visit();
+	ne_list_visit();
 	ne_misc_orphans();
 	mutex_unlock(&ne_visit_lock);
 }
@@ -342,7 +359,7 @@ static void ne_misc_retry_fn(struct work_struct *work)
 	bool orphans;
 
 	mutex_lock(&ne_visit_lock);
-	held = ne_misc_visit();
+	held = ne_list_visit();
 	orphans = ne_misc_orphans();
 	if (held || orphans) {
 		ms = min(READ_ONCE(ne_retry_ms) * 2, (unsigned int)NE_RETRY_MAX_MS);
@@ -364,10 +381,10 @@ static int ne_quarantine_get(char *buf, const struct kernel_param *kp)
 	struct ne_enclave *ne;
 	int n = 0;
 
-	mutex_lock(&ne_enclaves_lock);
-	list_for_each_entry(ne, &ne_enclaves, node)
+	mutex_lock(&ne_list_lock);
+	list_for_each_entry(ne, &ne_list, node)
 		n += ne_enclave_describe(ne, buf + n, PAGE_SIZE - n);
-	mutex_unlock(&ne_enclaves_lock);
+	mutex_unlock(&ne_list_lock);
 
 	return n;
 }
@@ -380,6 +397,34 @@ module_param_cb(quarantine, &ne_quarantine_ops, NULL, 0444);
 MODULE_PARM_DESC(quarantine,
 		 "Enclaves whose release the device has not confirmed (read-only)");
 
+/*
+ * ne_cpus: the pool changes only while no enclave exists. The lock is held
+ * across the check and the rebuild, so NE_CREATE_VM cannot slip in.
+ */
+static int ne_cpus_set(const char *val, const struct kernel_param *kp)
+{
+	int rc;
+
+	mutex_lock(&ne_list_lock);
+	rc = ne_cpu_pool_set(val, ne_list_busy);
+	mutex_unlock(&ne_list_lock);
+
+	return rc;
+}
+
+static int ne_cpus_get(char *buf, const struct kernel_param *kp)
+{
+	return ne_cpu_pool_show(buf);
+}
+
+static const struct kernel_param_ops ne_cpus_ops = {
+	.set	= ne_cpus_set,
+	.get	= ne_cpus_get,
+};
+
+module_param_cb(ne_cpus, &ne_cpus_ops, NULL, 0644);
+MODULE_PARM_DESC(ne_cpus, "<cpu-list> - CPU pool used for Nitro Enclaves");
+
 /**
  * ne_misc_attach() - Publish a probed device and create /dev/nitro_enclaves.
  * @ne_pci:	The transport, ready for commands.
@@ -388,18 +433,18 @@ MODULE_PARM_DESC(quarantine,
  * Return: 0, -EBUSY if a device is already published, or misc_register()'s
  * error.
  */
-int ne_misc_attach(struct ne_pci_dev *ne_pci)
+static int ne_misc_attach(struct ne_pci_dev *ne_pci)
 {
 	int rc;
 
-	mutex_lock(&ne_enclaves_lock);
+	mutex_lock(&ne_list_lock);
 	if (ne_pci_published) {
-		mutex_unlock(&ne_enclaves_lock);
+		mutex_unlock(&ne_list_lock);
 		dev_err(&ne_pci->pdev->dev, "only one device is supported\n");
 		return -EBUSY;
 	}
 	ne_pci_published = ne_pci;
-	mutex_unlock(&ne_enclaves_lock);
+	mutex_unlock(&ne_list_lock);
 
 	ne_pci_set_event_fn(ne_pci, ne_misc_event);
 
@@ -411,9 +456,9 @@ int ne_misc_attach(struct ne_pci_dev *ne_pci)
 
 unpublish:
 	ne_pci_set_event_fn(ne_pci, NULL);
-	mutex_lock(&ne_enclaves_lock);
+	mutex_lock(&ne_list_lock);
 	ne_pci_published = NULL;
-	mutex_unlock(&ne_enclaves_lock);
+	mutex_unlock(&ne_list_lock);
 	return rc;
 }
 
@@ -424,30 +469,32 @@ unpublish:
  *
  * Context: process context (PCI remove or shutdown).
  */
-void ne_misc_detach(struct ne_pci_dev *ne_pci)
+static void ne_misc_detach(struct ne_pci_dev *ne_pci)
 {
 	struct ne_enclave *ne, *next;
 
-	mutex_lock(&ne_enclaves_lock);
+	mutex_lock(&ne_list_lock);
 	if (ne_pci_published != ne_pci) {
-		mutex_unlock(&ne_enclaves_lock);
+		mutex_unlock(&ne_list_lock);
 		return;
 	}
-	mutex_unlock(&ne_enclaves_lock);
+	mutex_unlock(&ne_list_lock);
 
 	misc_deregister(&ne_miscdev);
 	ne_pci_set_event_fn(ne_pci, NULL);
 
-	mutex_lock(&ne_enclaves_lock);
-	list_for_each_entry_safe(ne, next, &ne_enclaves, node) {
-		if (ne_enclave_kill(ne)) {
-			list_del_init(&ne->node);
-			ne_enclave_put(ne);
-		}
-	}
+	mutex_lock(&ne_list_lock);
+	list_for_each_entry_safe(ne, next, &ne_list, node)
+		if (ne_enclave_kill(ne))
+			ne_list_del(ne);
 	ne_pci_published = NULL;
-	mutex_unlock(&ne_enclaves_lock);
+	mutex_unlock(&ne_list_lock);
 }
+
+static const struct ne_pci_ops ne_misc_pci_ops = {
+	.attach	= ne_misc_attach,
+	.detach	= ne_misc_detach,
+};
 
 static int __init ne_init(void)
 {
@@ -457,7 +504,7 @@ static int __init ne_init(void)
 	if (rc)
 		goto exit_pool;
 
-	rc = pci_register_driver(&ne_pci_driver);
+	rc = ne_pci_register(&ne_misc_pci_ops);
 	if (rc)
 		goto exit_pool;
 
@@ -478,17 +525,17 @@ static void ne_misc_abandon_all(void)
 {
 	struct ne_enclave *ne, *next;
 
-	mutex_lock(&ne_enclaves_lock);
-	list_for_each_entry_safe(ne, next, &ne_enclaves, node) {
-		list_del_init(&ne->node);
+	mutex_lock(&ne_list_lock);
+	list_for_each_entry_safe(ne, next, &ne_list, node) {
 		ne_enclave_abandon(ne);
+		ne_list_del(ne);
 	}
-	mutex_unlock(&ne_enclaves_lock);
+	mutex_unlock(&ne_list_lock);
 }
 
 static void __exit ne_exit(void)
 {
-	pci_unregister_driver(&ne_pci_driver);
+	ne_pci_unregister();
 	cancel_delayed_work_sync(&ne_retry_work);
 	ne_misc_abandon_all();
 	ne_cpu_pool_exit();

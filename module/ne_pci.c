@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Nitro Enclaves PCI transport: probe/remove, MSI-X, the enable handshake
- * and the one-command mailbox. It knows nothing about enclaves: events go
- * upward through one callback, commands come down through ne_pci_cmd().
+ * and the one-command mailbox. It knows nothing about enclaves: attach,
+ * detach and events go upward through callbacks the upper layer hands down,
+ * commands come down through ne_pci_cmd().
  */
 
 #include <linux/delay.h>
@@ -25,6 +26,9 @@ static const struct pci_device_id ne_pci_ids[] = {
 	{ }
 };
 MODULE_DEVICE_TABLE(pci, ne_pci_ids);
+
+/* The upper layer, set by ne_pci_register() before any probe can run. */
+static const struct ne_pci_ops *ne_pci_upper;
 
 static unsigned long ne_pci_timeout(void)
 {
@@ -362,7 +366,7 @@ static int ne_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 
 	pci_set_drvdata(pdev, ne_pci);
 
-	rc = ne_misc_attach(ne_pci);
+	rc = ne_pci_upper->attach(ne_pci);
 	if (rc)
 		goto disable_ne_dev;
 
@@ -395,7 +399,7 @@ static void ne_pci_teardown(struct pci_dev *pdev)
 	if (!ne_pci)
 		return;
 
-	ne_misc_detach(ne_pci);
+	ne_pci_upper->detach(ne_pci);
 	pci_set_drvdata(pdev, NULL);
 	ne_pci_disable(ne_pci);
 	ne_pci_teardown_irqs(ne_pci);
@@ -417,10 +421,36 @@ static void ne_pci_shutdown(struct pci_dev *pdev)
 	ne_pci_teardown(pdev);
 }
 
-struct pci_driver ne_pci_driver = {
+static struct pci_driver ne_pci_driver = {
 	.name		= NE_DRV_NAME,
 	.id_table	= ne_pci_ids,
 	.probe		= ne_pci_probe,
 	.remove		= ne_pci_remove,
 	.shutdown	= ne_pci_shutdown,
 };
+
+/**
+ * ne_pci_register() - Register the PCI driver for an upper layer.
+ * @ops:	What each probed device is attached to and detached from;
+ *		must stay valid until ne_pci_unregister() returns.
+ *
+ * Context: module init.
+ * Return: 0 or pci_register_driver()'s error.
+ */
+int ne_pci_register(const struct ne_pci_ops *ops)
+{
+	ne_pci_upper = ops;
+
+	return pci_register_driver(&ne_pci_driver);
+}
+
+/**
+ * ne_pci_unregister() - Unregister the PCI driver: every device is detached
+ * and torn down before this returns.
+ *
+ * Context: module exit.
+ */
+void ne_pci_unregister(void)
+{
+	pci_unregister_driver(&ne_pci_driver);
+}

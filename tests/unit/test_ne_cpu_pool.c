@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests of the CPU pool rules (module/ne_merge.c: ne_pool_check()):
+ * Unit tests of the CPU pool rules (module/ne_pool_rules.c):
  * offline CPUs, NUMA nodes, CPU 0's core, full cores only, SMT width, and
  * core numbering by discovery order on topologies whose sibling masks are
  * not consecutive CPUs.
@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "ne_merge.h"
+#include "ne_pool_rules.h"
 #include "tap.h"
 
 #define MAX_CPUS 64
@@ -103,7 +103,7 @@ static int check(struct topo *t, const char *list, struct ne_pool_layout *l,
 
 	set_cpus(t, list);
 	memset(l, 0, sizeof(*l));
-	return ne_pool_check(&nt, l, first, max);
+	return ne_pool_rules_check(&nt, l, first, max);
 }
 
 /* The VM harness's topology: 6 CPUs, siblings (0,1) (2,3) (4,5). */
