@@ -347,10 +347,26 @@ static void do_event(struct ne_emu *emu, char **av, int ac, struct ne_buf *out)
 
 static void do_set(struct ne_emu *emu, char **av, int ac, struct ne_buf *out)
 {
+	static const char *const faults[] = {
+		[NE_IMAGE_FAULT_NONE] = "none",
+		[NE_IMAGE_FAULT_SWAP] = "swap",
+		[NE_IMAGE_FAULT_SHIFT] = "shift",
+	};
 	uint32_t n;
 
+	if (ac == 3 && !strcmp(av[1], "image-fault")) {
+		for (n = 0; n < sizeof(faults) / sizeof(faults[0]); n++) {
+			if (!strcmp(av[2], faults[n])) {
+				emu->vms.image_fault = (enum ne_image_fault)n;
+				ne_log(0, "image fault: %s", faults[n]);
+				ne_buf_printf(out, "ok\n");
+				return;
+			}
+		}
+		ERR("usage: set image-fault none|swap|shift");
+	}
 	if (ac != 3 || strcmp(av[1], "mem-regions"))
-		ERR("usage: set mem-regions N");
+		ERR("usage: set mem-regions N | set image-fault none|swap|shift");
 	if (parse_u32(av[2], &n) || !n || n > (1u << 20))
 		ERR("bad region count '%.64s'", av[2]);
 	ne_engine_set_mem_regions(&emu->engine, n);

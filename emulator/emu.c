@@ -112,6 +112,7 @@ void ne_emu_reset(struct ne_emu *emu)
 	ne_engine_set_mem_regions(&emu->engine, emu->cfg.mem_regions);
 	ne_faults_reset(&emu->faults);
 	ne_trace_reset(&emu->trace);
+	emu->vms.image_fault = NE_IMAGE_FAULT_NONE;
 	ne_log(0, "reset: freed %u slots, faults/trace/stats/latency cleared",
 	       n);
 	ne_vms_sync(emu);

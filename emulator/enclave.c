@@ -193,6 +193,42 @@ static pid_t spawn(const char *const *argv, int logfd)
 	_exit(127);
 }
 
+/* The image, through the test hook when one is set. */
+static int save_image(const struct ne_vms *v, const struct ne_parentmem *pm,
+		      const struct ne_slot *s, const char *path,
+		      const char **code, const char **why)
+{
+	struct ne_slot m = *s;
+	uint64_t off = NE_IMAGE_EIF_OFFSET;
+	uint32_t k;
+	int rc;
+
+	if (v->image_fault == NE_IMAGE_FAULT_NONE)
+		return ne_image_save_eif(pm, s, path, code, why);
+	m.regions = calloc(s->nr_regions, sizeof(*m.regions));
+	if (!m.regions) {
+		*code = "host-error";
+		*why = "out of memory";
+		return -1;
+	}
+	memcpy(m.regions, s->regions, s->nr_regions * sizeof(*m.regions));
+	/* k: the region after the one holding the EIF header (intact). */
+	for (k = 0; k < m.nr_regions && off >= m.regions[k].size; k++)
+		off -= m.regions[k].size;
+	k++;
+	if (k < m.nr_regions && v->image_fault == NE_IMAGE_FAULT_SHIFT) {
+		m.regions[k].paddr += 4096;
+	} else if (k + 1 < m.nr_regions) {
+		struct ne_region t = m.regions[k];
+
+		m.regions[k] = m.regions[k + 1];
+		m.regions[k + 1] = t;
+	}
+	rc = ne_image_save_eif(pm, &m, path, code, why);
+	free(m.regions);
+	return rc;
+}
+
 static int launch(struct ne_emu *emu, struct ne_vm *vm,
 		  const struct ne_parentmem *pm, const struct ne_slot *s,
 		  const char **code, const char **why)
@@ -214,7 +250,7 @@ static int launch(struct ne_emu *emu, struct ne_vm *vm,
 		return -1;
 	}
 	path_of(v, eif, sizeof(eif), "image", vm->uid);
-	if (ne_image_save_eif(pm, s, eif, code, why))
+	if (save_image(v, pm, s, eif, code, why))
 		return -1;
 	path_of(v, con, sizeof(con), "console", vm->uid);
 	path_of(v, qlog, sizeof(qlog), "qemu", vm->uid);

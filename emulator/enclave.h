@@ -54,8 +54,19 @@ struct ne_vm {
 	struct ne_vm *next;
 };
 
+/*
+ * Test hook (`set image-fault`): read the image as the device would see it
+ * had the driver sent a wrong chunk, to prove such a driver cannot boot.
+ */
+enum ne_image_fault {
+	NE_IMAGE_FAULT_NONE = 0,
+	NE_IMAGE_FAULT_SWAP,	/* the image's 2nd and 3rd regions swapped */
+	NE_IMAGE_FAULT_SHIFT,	/* the image's 2nd region read 4 KiB off */
+};
+
 struct ne_vms {
 	struct ne_enclave_cfg cfg;
+	enum ne_image_fault image_fault;	/* cleared by `reset` */
 	struct ne_vm *list;
 	uint64_t booted;		/* QEMU launched */
 	uint64_t refused;		/* image could not be booted */

@@ -335,6 +335,11 @@ static void test_end_event_set(void)
 	ok(is_error(ctl("set mem-regions 0")), "set mem-regions 0");
 	ok(is_error(ctl("set colour 3")), "set unknown");
 	ok(!strcmp(ctl("set mem-regions 7"), "ok\n"), "set mem-regions 7");
+	ok(!strcmp(ctl("set image-fault swap"), "ok\n") &&
+	   emu.vms.image_fault == NE_IMAGE_FAULT_SWAP, "set image-fault swap");
+	ok(is_error(ctl("set image-fault sideways")), "set image-fault sideways");
+	ok(!strcmp(ctl("set image-fault none"), "ok\n") &&
+	   emu.vms.image_fault == NE_IMAGE_FAULT_NONE, "set image-fault none");
 	submit(NE_CMD_SLOT_ALLOC, 0, 0, 0);
 	recv_msg(&h, &r);
 	{

@@ -464,6 +464,19 @@ static void test_enclave_vms(const char *dir)
 	ok(!wait_event(fd, 300), "a stopped VM raises no event");
 	slot_u64(fd, NE_CMD_SLOT_FREE, uid);
 
+	/* The test hook misreads the image as a wrong chunk would. */
+	emu.vms.image_fault = NE_IMAGE_FAULT_SHIFT;
+	set_mode(dir, "sleep");
+	snprintf(path, sizeof(path), "%s/image.copy", dir);
+	unlink(path);
+	uid = make_slot(fd, 5, &rc);
+	PUMP_UNTIL(fake_pid(dir));
+	ok(rc == 0 && !file_equals(path, img, img_len),
+	   "image-fault shift: the image QEMU gets differs");
+	ne_emu_reset(&emu);
+	ok(emu.vms.image_fault == NE_IMAGE_FAULT_NONE && !emu.vms.list,
+	   "reset clears the image fault and ends the VM");
+
 	/* The VM ends by itself: STOPPED and one event. */
 	set_mode(dir, "exit0");
 	uid = make_slot(fd, 5, &rc);
@@ -474,12 +487,14 @@ static void test_enclave_vms(const char *dir)
 
 	/* QEMU refuses the image: the same, with QEMU's reason logged. */
 	set_mode(dir, "fail");
+	emu.vms.cfg.min_run_ms = 3000;	/* the ended VM stays listed meanwhile */
 	uid = make_slot(fd, 5, &rc);
 	PUMP_UNTIL(emu.vms.list && emu.vms.list->ended);
 	ok(emu.vms.list && strstr(emu.vms.list->why,
 				  "QEMU exited 1: qemu: that is no image"),
-	   "why: QEMU's exit status and last line");
-	ok(wait_event(fd, 3000), "refused image: one event");
+	   "why: QEMU's exit status and last line (%s)", emu.vms.list ? emu.vms.list->why : "no VM");
+	ok(wait_event(fd, 5000), "refused image: one event");
+	emu.vms.cfg.min_run_ms = 200;
 	slot_u64(fd, NE_CMD_SLOT_FREE, uid);
 
 	/* Not an EIF at all: not launched. */

@@ -458,6 +458,22 @@ void t_add_vcpus(struct th_ctx *_th, int efd, int n)
 	}
 }
 
+void t_pages_by_pa(struct th_ctx *_th, char *p, int n, int *ord, uint64_t *pa)
+{
+	for (int i = 0; i < n; i++) {
+		ord[i] = i;
+		pa[i] = va_to_pa(p + (size_t)i * SZ_2M);
+		ASSERT_NE(0, pa[i], "no PFN for page %d (need CAP_SYS_ADMIN)", i);
+	}
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && pa[ord[j - 1]] > pa[ord[j]]; j--) {
+			int t = ord[j];
+
+			ord[j] = ord[j - 1];
+			ord[j - 1] = t;
+		}
+}
+
 uint64_t t_start(struct th_ctx *_th, int efd)
 {
 	uint64_t cid = 0;

@@ -80,6 +80,8 @@ int t_create(struct th_ctx *_th, int dev, uint64_t *uid);
 void *t_hp(struct th_ctx *_th, size_t size);	/* 2 MiB pages */
 void t_add_mem(struct th_ctx *_th, int efd, void *p, size_t size);
 void t_add_vcpus(struct th_ctx *_th, int efd, int n);
+/* The n 2 MiB pages at p by physical address: ord[i] is the i-th lowest. */
+void t_pages_by_pa(struct th_ctx *_th, char *p, int n, int *ord, uint64_t *pa);
 uint64_t t_start(struct th_ctx *_th, int efd);
 /* Give efd 64 MiB and one full core, then start it; returns the CID. */
 uint64_t t_make_running(struct th_ctx *_th, int efd);

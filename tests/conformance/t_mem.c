@@ -508,24 +508,6 @@ TEST_F(mem, mem, release_returns_pages)
 
 #define MERGE_PAGES 32
 
-/* Pages of p in ascending physical order: ord[] indexes, pa[] addresses. */
-static void pages_by_pa(struct th_ctx *_th, char *p, int n, int *ord,
-			uint64_t *pa)
-{
-	for (int i = 0; i < n; i++) {
-		ord[i] = i;
-		pa[i] = va_to_pa(p + (size_t)i * SZ_2M);
-		ASSERT_NE(0, pa[i], "no PFN for page %d (need CAP_SYS_ADMIN)", i);
-	}
-	for (int i = 1; i < n; i++)
-		for (int j = i; j > 0 && pa[ord[j - 1]] > pa[ord[j]]; j--) {
-			int t = ord[j];
-
-			ord[j] = ord[j - 1];
-			ord[j - 1] = t;
-		}
-}
-
 static int slot_regions(uint64_t uid, uint64_t *mem_size)
 {
 	static struct emu_slots s;
@@ -594,7 +576,7 @@ static char *merge_pages(struct th_ctx *_th, int *ord, uint64_t *pa)
 	if (defer_set(1))
 		SKIP(return NULL, "driver without cross-ioctl merging (defer_last_chunk)");
 	p = t_hp(_th, MERGE_PAGES * SZ_2M);
-	pages_by_pa(_th, p, MERGE_PAGES, ord, pa);
+	t_pages_by_pa(_th, p, MERGE_PAGES, ord, pa);
 	return p;
 }
 
@@ -648,7 +630,7 @@ TEST_F(dev, merge, max_regions_counts_held_back_chunk)
 	if (defer_set(1))
 		SKIP(return, "driver without cross-ioctl merging (defer_last_chunk)");
 	p = t_hp(_th, 8 * SZ_2M);
-	pages_by_pa(_th, p, 8, ord, pa);
+	t_pages_by_pa(_th, p, 8, ord, pa);
 	for (int i = 0; i + 1 < 8 && adj < 0; i++)
 		if (pa[ord[i + 1]] == pa[ord[i]] + SZ_2M)
 			adj = i;
