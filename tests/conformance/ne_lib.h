@@ -134,17 +134,11 @@ int wait_child(int pid, int timeout_ms);
 FIXTURE(dev) {
 	int dev;
 };
-FIXTURE_VARIANT(dev) {
-	int unused;
-};
 
 FIXTURE(encl) {
 	int dev;
 	int fd;
 	uint64_t uid;
-};
-FIXTURE_VARIANT(encl) {
-	int unused;
 };
 
 FIXTURE(mem) {

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Test runner: selects tests, forks one child per test with a timeout, and
- * prints TAP 13 with a kselftest-style summary.
+ * prints TAP 13 with a kselftest-style summary, then the project's one
+ * summary line "N passed, N failed, N skipped" last.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fnmatch.h>
 #include <signal.h>
@@ -272,36 +275,12 @@ static void usage(const char *argv0)
 		argv0);
 }
 
-int th_main(int argc, char **argv)
+/* The tests (one instance per variant) that -t/-T select, in run order. */
+static int select_tests(char **inc, int ninc, char **exc, int nexc,
+			struct th_inst **out)
 {
-	char **inc = calloc(argc, sizeof(char *));
-	char **exc = calloc(argc, sizeof(char *));
-	int ninc = 0, nexc = 0, list = 0, opt, n = 0, cap = 64;
-	int pass = 0, fail = 0, skip = 0;
-	struct th_inst *insts = calloc(cap, sizeof(*insts));
-	const char *sc = getenv("TH_TIMEOUT_SCALE");
-	double scale = sc ? atof(sc) : 1.0;
-
-	if (!inc || !exc || !insts)
-		return 2;
-	if (scale <= 0)
-		scale = 1.0;
-	while ((opt = getopt(argc, argv, "lt:T:h")) != -1) {
-		switch (opt) {
-		case 'l':
-			list = 1;
-			break;
-		case 't':
-			inc[ninc++] = optarg;
-			break;
-		case 'T':
-			exc[nexc++] = optarg;
-			break;
-		default:
-			usage(argv[0]);
-			return opt == 'h' ? 0 : 2;
-		}
-	}
+	struct th_inst *insts = NULL, *bigger;
+	int n = 0, cap = 0;
 
 	for (struct th_test *t = tests_head; t; t = t->next) {
 		struct th_variant *v = t->fixture ? t->fixture->variants : NULL;
@@ -315,30 +294,30 @@ int th_main(int argc, char **argv)
 			else
 				snprintf(in.name, sizeof(in.name), "%s",
 					 t->name);
-			if ((!ninc || matches(in.name, inc, ninc)) &&
-			    !matches(in.name, exc, nexc)) {
-				if (n == cap) {
-					cap *= 2;
-					insts = realloc(insts,
-							cap * sizeof(*insts));
-					if (!insts)
-						return 2;
-				}
-				insts[n++] = in;
-			}
 			v = v ? v->next : NULL;
+			if ((ninc && !matches(in.name, inc, ninc)) ||
+			    matches(in.name, exc, nexc))
+				continue;
+			if (n == cap) {
+				cap = cap ? 2 * cap : 64;
+				bigger = realloc(insts, cap * sizeof(*insts));
+				if (!bigger) {
+					free(insts);
+					return -1;
+				}
+				insts = bigger;
+			}
+			insts[n++] = in;
 		} while (v);
 	}
+	*out = insts;
+	return n;
+}
 
-	if (list) {
-		for (int i = 0; i < n; i++)
-			printf("%s\n", insts[i].name);
-		return 0;
-	}
-	if (ninc && !n) {
-		fprintf(stderr, "no test matches the given -t pattern(s)\n");
-		return 2;
-	}
+/* Runs the selected tests; prints TAP, the totals and the summary line. */
+static int run_all(struct th_inst *insts, int n, double scale)
+{
+	int pass = 0, fail = 0, skip = 0;
 
 	shared = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE,
 		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -376,9 +355,58 @@ int th_main(int argc, char **argv)
 	th_log("# PASSED: %d / %d tests passed.", pass + skip, n);
 	th_log("# Totals: pass:%d fail:%d xfail:0 xpass:0 skip:%d error:0",
 	       pass, fail, skip);
-	if (skip)
-		th_log("%d passed, %d failed, %d skipped", pass, fail, skip);
-	else
-		th_log("%d passed, %d failed", pass, fail);
+	th_log("%d passed, %d failed, %d skipped", pass, fail, skip);
+	munmap(shared, sizeof(*shared));
+	shared = NULL;
 	return fail ? 1 : 0;
+}
+
+int th_main(int argc, char **argv)
+{
+	char **inc = calloc(argc, sizeof(char *));
+	char **exc = calloc(argc, sizeof(char *));
+	int ninc = 0, nexc = 0, list = 0, opt, n, rc = 2;
+	struct th_inst *insts = NULL;
+	const char *sc = getenv("TH_TIMEOUT_SCALE");
+	double scale = sc ? atof(sc) : 1.0;
+
+	if (!inc || !exc)
+		goto out;
+	if (scale <= 0)
+		scale = 1.0;
+	while ((opt = getopt(argc, argv, "lt:T:h")) != -1) {
+		switch (opt) {
+		case 'l':
+			list = 1;
+			break;
+		case 't':
+			inc[ninc++] = optarg;
+			break;
+		case 'T':
+			exc[nexc++] = optarg;
+			break;
+		default:
+			usage(argv[0]);
+			rc = opt == 'h' ? 0 : 2;
+			goto out;
+		}
+	}
+
+	n = select_tests(inc, ninc, exc, nexc, &insts);
+	if (n < 0)
+		goto out;
+	if (list) {
+		for (int i = 0; i < n; i++)
+			printf("%s\n", insts[i].name);
+		rc = 0;
+	} else if (ninc && !n) {
+		fprintf(stderr, "no test matches the given -t pattern(s)\n");
+	} else {
+		rc = run_all(insts, n, scale);
+	}
+out:
+	free(insts);
+	free(inc);
+	free(exc);
+	return rc;
 }

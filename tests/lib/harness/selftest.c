@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Harness self-test: tests with known outcomes (pass, fail, skip, timeout,
- * crash, teardown after a failed ASSERT, variants). run-selftest.sh checks
- * that the runner reports each one correctly. Needs no driver.
+ * crash, teardown after a failed ASSERT, variants, a fixture without
+ * variants, string checks). selftest.sh checks that the runner reports
+ * each one correctly. Needs no driver.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -13,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../harness.h"
+#include "harness.h"
 
 TEST(self, pass_plain)
 {
@@ -84,14 +85,11 @@ static const char *marker_path(void)
 
 FIXTURE_SETUP(fx)
 {
-	(void)_th;
 	self->marker = variant->value;
 }
 
 FIXTURE_TEARDOWN(fx)
 {
-	(void)_th;
-	(void)variant;
 	if (self->marker == 2) {
 		int fd = open(marker_path(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
@@ -107,6 +105,39 @@ TEST_F(fx, var, value_is_one)
 {
 	ASSERT_EQ(1, variant->value);
 	ASSERT_EQ(1, self->marker);
+}
+
+TEST(self, fail_streq)
+{
+	EXPECT_STREQ("2-3", "2-5", "pool");
+}
+
+TEST(self, fail_substr)
+{
+	EXPECT_SUBSTR("no NUMA node has 4 free full cores", "memory");
+}
+
+/* A fixture without FIXTURE_VARIANT: one instance, named group.name. */
+FIXTURE(plain) {
+	int ready;
+};
+
+FIXTURE_SETUP(plain)
+{
+	self->ready = 1;
+}
+
+FIXTURE_TEARDOWN(plain)
+{
+}
+
+FIXTURE_REGISTER(plain);
+
+TEST_F(plain, plainfx, setup_ran)
+{
+	ASSERT_EQ(1, self->ready);
+	EXPECT_STREQ("same", "same");
+	EXPECT_SUBSTR("a haystack", "hay");
 }
 
 int main(int argc, char **argv)

@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Test harness: kselftest-style TEST/FIXTURE/VARIANT registration, forked
- * children with timeouts, ASSERT/EXPECT/SKIP, TAP 13 output.
+ * The project's one C test harness: kselftest-style TEST/FIXTURE/VARIANT
+ * registration, forked children with timeouts, ASSERT/EXPECT/SKIP, TAP 13
+ * output and the last line "N passed, N failed, N skipped". Used by the
+ * in-VM conformance suite (tests/conformance), the module logic and ABI
+ * unit tests (tests/unit) and nectl's unit tests (tools/tests); each
+ * Makefile builds harness.c through harness.mk.
  *
  * Written for this project (the kselftest header is GPL-2.0-only and is
  * used as a model only). Usage:
  *
  *	TEST(group, name) { ... }                     -> "group.name"
  *	FIXTURE(f) { int fd; };                       -> struct of per-test state
- *	FIXTURE_VARIANT(f) { int pageshift; };        -> variant parameters
+ *	FIXTURE_VARIANT(f) { int pageshift; };        -> variant parameters (optional)
  *	FIXTURE_VARIANT_ADD(f, v) { .pageshift = 21 };
  *	FIXTURE_SETUP(f) { ... } FIXTURE_TEARDOWN(f) { ... } FIXTURE_REGISTER(f);
  *	TEST_F(f, group, name) { self->fd ...; variant->... }
@@ -24,6 +28,7 @@
 #include <setjmp.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct th_ctx {
 	int failed;
@@ -86,6 +91,7 @@ extern struct th_ctx *th_cur;
 
 #define TH_CAT_(a, b) a##b
 #define TH_CAT(a, b) TH_CAT_(a, b)
+#define TH_UNUSED __attribute__((unused))
 
 /* ---- registration ---- */
 
@@ -107,18 +113,18 @@ extern struct th_ctx *th_cur;
 	{								\
 		th_register_test(&th_t_##G_##_##N_);		\
 	}								\
-	static void th_body_##G_##_##N_(struct th_ctx *_th __attribute__((unused)))
+	static void th_body_##G_##_##N_(struct th_ctx *_th TH_UNUSED)
 
 #define TEST(G_, N_) TEST_TIMEOUT(G_, N_, TH_TIMEOUT_DEFAULT)
 
+/* A fixture without FIXTURE_VARIANT has one unnamed variant (never read). */
 #define FIXTURE(f)							\
 	typedef struct th_self_##f th_self_##f;				\
+	typedef struct th_var_##f th_var_##f;				\
 	extern struct th_fixture th_fx_##f;				\
 	struct th_self_##f
 
-#define FIXTURE_VARIANT(f)						\
-	typedef struct th_var_##f th_var_##f;				\
-	struct th_var_##f
+#define FIXTURE_VARIANT(f) struct th_var_##f
 
 #define FIXTURE_VARIANT_ADD(f, v)					\
 	static const th_var_##f th_vd_##f##_##v;			\
@@ -132,12 +138,14 @@ extern struct th_ctx *th_cur;
 	static const th_var_##f th_vd_##f##_##v =
 
 #define FIXTURE_SETUP(f)						\
-	static void th_setup_##f(struct th_ctx *_th, th_self_##f *self,	\
-				 const th_var_##f *variant)
+	static void th_setup_##f(struct th_ctx *_th TH_UNUSED,		\
+				 th_self_##f *self TH_UNUSED,		\
+				 const th_var_##f *variant TH_UNUSED)
 
 #define FIXTURE_TEARDOWN(f)						\
-	static void th_teardown_##f(struct th_ctx *_th, th_self_##f *self, \
-				    const th_var_##f *variant)
+	static void th_teardown_##f(struct th_ctx *_th TH_UNUSED,	\
+				    th_self_##f *self TH_UNUSED,	\
+				    const th_var_##f *variant TH_UNUSED)
 
 #define FIXTURE_REGISTER(f)						\
 	static void th_setup_thunk_##f(struct th_ctx *c, void *s,	\
@@ -176,9 +184,8 @@ extern struct th_ctx *th_cur;
 		th_register_test(&th_t_##f##_##G_##_##N_);		\
 	}								\
 	static void th_body_##f##_##G_##_##N_(			\
-		struct th_ctx *_th __attribute__((unused)),		\
-		th_self_##f *self __attribute__((unused)),		\
-		const th_var_##f *variant __attribute__((unused)))
+		struct th_ctx *_th TH_UNUSED, th_self_##f *self TH_UNUSED,	\
+		const th_var_##f *variant TH_UNUSED)
 
 #define TEST_F(f, G_, N_) TEST_F_TIMEOUT(f, G_, N_, TH_TIMEOUT_DEFAULT)
 
@@ -229,6 +236,27 @@ extern struct th_ctx *th_cur;
 #define ASSERT_FALSE(c, ...) TH_CMP(1, ==, 0, !!(c), "" __VA_ARGS__)
 #define EXPECT_TRUE(c, ...) TH_CMP(0, !=, 0, !!(c), "" __VA_ARGS__)
 #define EXPECT_FALSE(c, ...) TH_CMP(0, ==, 0, !!(c), "" __VA_ARGS__)
+
+/* Strings (NULL fails): equal, or the needle found; both printed if not. */
+#define TH_STR(fatal, cond, what, a, b, ...)				\
+	do {								\
+		const char *_a = (a), *_b = (b);			\
+		if (!_a || !_b || !(cond)) {				\
+			th_fail(_th, __FILE__, __LINE__, fatal, what,	\
+				__VA_ARGS__);				\
+			th_log("#   \"%s\", \"%s\"", _a ? _a : "(null)",	\
+			       _b ? _b : "(null)");			\
+			if (fatal)					\
+				th_abort(_th);				\
+		}							\
+	} while (0)
+#define ASSERT_STREQ(exp, seen, ...)					\
+	TH_STR(1, !strcmp(_a, _b), #exp " == " #seen, exp, seen, "" __VA_ARGS__)
+#define EXPECT_STREQ(exp, seen, ...)					\
+	TH_STR(0, !strcmp(_a, _b), #exp " == " #seen, exp, seen, "" __VA_ARGS__)
+#define EXPECT_SUBSTR(hay, needle, ...)					\
+	TH_STR(0, strstr(_a, _b) != NULL, #needle " in " #hay, hay, needle, \
+	       "" __VA_ARGS__)
 
 /* rc is 0/positive on success or -errno; want likewise (e.g. -NE_ERR_x). */
 #define ASSERT_RC(want, got, ...) TH_RC(1, want, got, "" __VA_ARGS__)
