@@ -7,15 +7,19 @@
 #include <string.h>
 
 #include "abi_table.h"
-#include "tap.h"
+#include "harness.h"
 
 /* Spec §1.1-§1.4, written out by hand: the reference, not a header. */
-static const struct ne_abi_val spec[] = {
+static const struct ne_abi_val spec_ioctls[] = {
 	{ "NE_CREATE_VM", 0x8008AE20 },
 	{ "NE_ADD_VCPU", 0xC004AE21 },
 	{ "NE_GET_IMAGE_LOAD_INFO", 0xC010AE22 },
 	{ "NE_SET_USER_MEMORY_REGION", 0x4018AE23 },
 	{ "NE_START_ENCLAVE", 0xC010AE24 },
+	{ NULL, 0 },
+};
+
+static const struct ne_abi_val spec_errors[] = {
 	{ "NE_ERR_VCPU_ALREADY_USED", 256 },
 	{ "NE_ERR_VCPU_NOT_IN_CPU_POOL", 257 },
 	{ "NE_ERR_VCPU_INVALID_CPU_CORE", 258 },
@@ -36,6 +40,10 @@ static const struct ne_abi_val spec[] = {
 	{ "NE_ERR_INVALID_PAGE_SIZE", 273 },
 	{ "NE_ERR_INVALID_FLAG_VALUE", 274 },
 	{ "NE_ERR_INVALID_ENCLAVE_CID", 275 },
+	{ NULL, 0 },
+};
+
+static const struct ne_abi_val spec_flags[] = {
 	{ "NE_EIF_IMAGE", 1 },
 	{ "NE_IMAGE_LOAD_MAX_FLAG_VAL", 2 },
 	{ "NE_DEFAULT_MEMORY_REGION", 0 },
@@ -43,6 +51,11 @@ static const struct ne_abi_val spec[] = {
 	{ "NE_ENCLAVE_PRODUCTION_MODE", 0 },
 	{ "NE_ENCLAVE_DEBUG_MODE", 1 },
 	{ "NE_ENCLAVE_START_MAX_FLAG_VAL", 2 },
+	{ NULL, 0 },
+};
+
+/* Sizes, alignments and field offsets of the three structures. */
+static const struct ne_abi_val spec_layout[] = {
 	{ "sizeof(struct ne_image_load_info)", 16 },
 	{ "alignof(struct ne_image_load_info)", 8 },
 	{ "offsetof(ne_image_load_info.flags)", 0 },
@@ -66,6 +79,10 @@ static const struct ne_abi_val spec[] = {
 	{ NULL, 0 },
 };
 
+static const struct ne_abi_val *const spec[] = {
+	spec_ioctls, spec_errors, spec_flags, spec_layout,
+};
+
 static const struct ne_abi_val *find(const struct ne_abi_val *t,
 				     const char *name)
 {
@@ -75,29 +92,88 @@ static const struct ne_abi_val *find(const struct ne_abi_val *t,
 	return NULL;
 }
 
-int main(void)
-{
-	const struct ne_abi_val *s, *p, *d;
-	int n = 0;
+/* The header under test: the project's, or the system's (linux-libc-dev). */
+FIXTURE(header) {
+	const struct ne_abi_val *abi;
+};
 
-	tap_start();
-	for (s = spec; s->name; s++) {
-		p = find(ne_abi_project, s->name);
-		TAP_CHECK(p && p->value == s->value,
-			  "project %s == 0x%llx (spec)", s->name, s->value);
-		if (!ne_abi_system_present) {
-			printf("ok %d - # SKIP no /usr/include/linux/nitro_enclaves.h\n",
-			       tap_passed + tap_failed + 1);
-			tap_passed++;
-			continue;
-		}
-		d = find(ne_abi_system, s->name);
-		TAP_CHECK(d && d->value == s->value,
-			  "linux-libc-dev %s == 0x%llx (spec)", s->name, s->value);
+FIXTURE_VARIANT(header) {
+	const struct ne_abi_val *abi;
+	const int *present;
+};
+
+static const int always = 1;
+
+FIXTURE_VARIANT_ADD(header, project) {
+	.abi = ne_abi_project, .present = &always,
+};
+
+FIXTURE_VARIANT_ADD(header, system) {
+	.abi = ne_abi_system, .present = &ne_abi_system_present,
+};
+
+FIXTURE_SETUP(header)
+{
+	if (!*variant->present)
+		SKIP(return, "no /usr/include/linux/nitro_enclaves.h");
+	self->abi = variant->abi;
+}
+
+FIXTURE_TEARDOWN(header)
+{
+}
+
+FIXTURE_REGISTER(header);
+
+/* Every item of the spec list has the spec's value in the header. */
+static void matches(struct th_ctx *_th, const struct ne_abi_val *abi,
+		    const struct ne_abi_val *want)
+{
+	const struct ne_abi_val *got;
+
+	for (; want->name; want++) {
+		got = find(abi, want->name);
+		EXPECT_TRUE(got, "%s missing", want->name);
+		if (got)
+			EXPECT_EQ(want->value, got->value, "%s", want->name);
 	}
-	/* Every entry the table knows is covered by the spec list. */
-	for (p = ne_abi_project; p->name; p++)
-		n += !find(spec, p->name);
-	TAP_CHECK(n == 0, "every ABI item of the header is checked against the spec");
-	return tap_end();
+}
+
+TEST_F(header, abi, ioctl_numbers)
+{
+	matches(_th, self->abi, spec_ioctls);
+}
+
+TEST_F(header, abi, error_numbers)
+{
+	matches(_th, self->abi, spec_errors);
+}
+
+TEST_F(header, abi, flag_values)
+{
+	matches(_th, self->abi, spec_flags);
+}
+
+TEST_F(header, abi, structure_layouts)
+{
+	matches(_th, self->abi, spec_layout);
+}
+
+/* Every ABI item the table knows is checked against the spec. */
+TEST(abi, spec_covers_every_item)
+{
+	const struct ne_abi_val *p;
+	size_t i;
+
+	for (p = ne_abi_project; p->name; p++) {
+		for (i = 0; i < sizeof(spec) / sizeof(spec[0]); i++)
+			if (find(spec[i], p->name))
+				break;
+		EXPECT_LT(i, sizeof(spec) / sizeof(spec[0]), "%s", p->name);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	return th_main(argc, argv);
 }

@@ -6,10 +6,11 @@
  * not consecutive CPUs.
  */
 
+#include <stdio.h>
 #include <string.h>
 
+#include "harness.h"
 #include "ne_pool_rules.h"
-#include "tap.h"
 
 #define MAX_CPUS 64
 
@@ -91,136 +92,209 @@ static void set_cpus(struct topo *t, const char *list)
 	}
 }
 
-static int check(struct topo *t, const char *list, struct ne_pool_layout *l,
-		 unsigned int *first, unsigned int max)
+/* A fake machine, and what ne_pool_check() said of the last pool asked. */
+struct machine {
+	struct topo t;
+	struct ne_pool_layout l;
+	unsigned int first[MAX_CPUS];
+};
+
+/* ne_pool_check() of the CPUs in list, core_first of capacity max. */
+static int check(struct machine *m, const char *list, unsigned int max)
 {
 	const struct ne_topo nt = {
-		.ctx = t, .nr_cpus = t->nr,
+		.ctx = &m->t, .nr_cpus = m->t.nr,
 		.in_set = t_in_set, .online = t_online, .node = t_node,
 		.core_first = t_core_first, .core_weight = t_core_weight,
 		.core_in_set = t_core_in_set,
 	};
 
-	set_cpus(t, list);
-	memset(l, 0, sizeof(*l));
-	return ne_pool_rules_check(&nt, l, first, max);
+	set_cpus(&m->t, list);
+	memset(&m->l, 0, sizeof(m->l));
+	return ne_pool_rules_check(&nt, &m->l, m->first, max);
 }
 
 /* The VM harness's topology: 6 CPUs, siblings (0,1) (2,3) (4,5). */
-static void smt2_x3(struct topo *t)
-{
-	unsigned int c;
+FIXTURE(smt2) {
+	struct machine m;
+};
 
-	memset(t, 0, sizeof(*t));
-	t->nr = 6;
-	for (c = 0; c < 6; c++)
-		t->core[c] = c / 2;
+FIXTURE_SETUP(smt2)
+{
+	self->m.t.nr = 6;
+	for (unsigned int c = 0; c < 6; c++)
+		self->m.t.core[c] = c / 2;
+}
+
+FIXTURE_TEARDOWN(smt2)
+{
+}
+
+FIXTURE_REGISTER(smt2);
+
+TEST_F(smt2, pool_smt2, cores_in_cpu_order)
+{
+	ASSERT_EQ(0, check(&self->m, "2-5", MAX_CPUS));
+	EXPECT_EQ(2, self->m.l.nr_cores);
+	EXPECT_EQ(2, self->m.l.threads_per_core);
+	EXPECT_EQ(0, self->m.l.node);
+	EXPECT_EQ(2, self->m.first[0], "core {2,3}");
+	EXPECT_EQ(4, self->m.first[1], "core {4,5}");
+}
+
+TEST_F(smt2, pool_smt2, one_core)
+{
+	ASSERT_EQ(0, check(&self->m, "4-5", MAX_CPUS));
+	EXPECT_EQ(1, self->m.l.nr_cores);
+	EXPECT_EQ(4, self->m.first[0]);
+}
+
+TEST_F(smt2, pool_smt2, half_core_refused)
+{
+	EXPECT_EQ(-EINVAL, check(&self->m, "2", MAX_CPUS));
+}
+
+TEST_F(smt2, pool_smt2, core_and_a_half_refused)
+{
+	EXPECT_EQ(-EINVAL, check(&self->m, "2-4", MAX_CPUS), "half of core {4,5}");
+}
+
+TEST_F(smt2, pool_smt2, cpu0_sibling_refused)
+{
+	EXPECT_EQ(-EINVAL, check(&self->m, "1-3", MAX_CPUS));
+}
+
+TEST_F(smt2, pool_smt2, cpu0_core_refused)
+{
+	EXPECT_EQ(-EINVAL, check(&self->m, "0-1", MAX_CPUS));
+}
+
+TEST_F(smt2, pool_smt2, more_cores_than_callers_array_refused)
+{
+	EXPECT_EQ(-EINVAL, check(&self->m, "2-5", 1));
+}
+
+TEST_F(smt2, pool_smt2, offline_cpu_refused)
+{
+	self->m.t.offline[4] = true;
+	EXPECT_EQ(-EINVAL, check(&self->m, "2-5", MAX_CPUS));
+}
+
+TEST_F(smt2, pool_smt2, offline_cpu_outside_the_set_ignored)
+{
+	self->m.t.offline[4] = true;
+	EXPECT_EQ(0, check(&self->m, "2-3", MAX_CPUS));
+}
+
+TEST_F(smt2, pool_smt2, two_numa_nodes_refused)
+{
+	self->m.t.node[4] = self->m.t.node[5] = 1;
+	EXPECT_EQ(-EINVAL, check(&self->m, "2-5", MAX_CPUS));
+}
+
+TEST_F(smt2, pool_smt2, pool_node_is_its_cpus_node)
+{
+	self->m.t.node[4] = self->m.t.node[5] = 1;
+	ASSERT_EQ(0, check(&self->m, "4-5", MAX_CPUS));
+	EXPECT_EQ(1, self->m.l.node);
+}
+
+TEST_F(smt2, pool_smt2, unknown_node_refused)
+{
+	self->m.t.node[4] = self->m.t.node[5] = -1;
+	EXPECT_EQ(-EINVAL, check(&self->m, "4-5", MAX_CPUS));
 }
 
 /* Linux numbering on many Intel hosts: siblings (0,4) (1,5) (2,6) (3,7). */
-static void smt2_interleaved(struct topo *t)
-{
-	unsigned int c;
+FIXTURE(interleaved) {
+	struct machine m;
+};
 
-	memset(t, 0, sizeof(*t));
-	t->nr = 8;
-	for (c = 0; c < 8; c++)
-		t->core[c] = 100 + (c % 4) * 7;	/* sparse core ids */
+FIXTURE_SETUP(interleaved)
+{
+	self->m.t.nr = 8;
+	for (unsigned int c = 0; c < 8; c++)
+		self->m.t.core[c] = 100 + (c % 4) * 7;	/* sparse core ids */
 }
 
-static void test_smt2(void)
+FIXTURE_TEARDOWN(interleaved)
 {
-	struct ne_pool_layout l;
-	unsigned int first[MAX_CPUS];
-	struct topo t;
-
-	smt2_x3(&t);
-	TAP_CHECK(check(&t, "2-5", &l, first, MAX_CPUS) == 0 &&
-		  l.nr_cores == 2 && l.threads_per_core == 2 && l.node == 0 &&
-		  first[0] == 2 && first[1] == 4,
-		  "smt2: 2-5 -> cores {2,3} {4,5}");
-	TAP_CHECK(check(&t, "4-5", &l, first, MAX_CPUS) == 0 &&
-		  l.nr_cores == 1 && first[0] == 4, "smt2: 4-5 -> one core");
-	TAP_CHECK(check(&t, "2", &l, first, MAX_CPUS) == -EINVAL,
-		  "smt2: half a core refused");
-	TAP_CHECK(check(&t, "2-4", &l, first, MAX_CPUS) == -EINVAL,
-		  "smt2: 2-4 (half of core 4,5) refused");
-	TAP_CHECK(check(&t, "1-3", &l, first, MAX_CPUS) == -EINVAL,
-		  "smt2: CPU 0's sibling refused");
-	TAP_CHECK(check(&t, "0-1", &l, first, MAX_CPUS) == -EINVAL,
-		  "smt2: CPU 0's core refused");
-	TAP_CHECK(check(&t, "2-5", &l, first, 1) == -EINVAL,
-		  "smt2: more cores than the caller's array refused");
-
-	smt2_x3(&t);
-	t.offline[4] = true;
-	TAP_CHECK(check(&t, "2-5", &l, first, MAX_CPUS) == -EINVAL,
-		  "smt2: an offline CPU refused");
-	TAP_CHECK(check(&t, "2-3", &l, first, MAX_CPUS) == 0,
-		  "smt2: an offline CPU outside the set does not matter");
-
-	smt2_x3(&t);
-	t.node[4] = t.node[5] = 1;
-	TAP_CHECK(check(&t, "2-5", &l, first, MAX_CPUS) == -EINVAL,
-		  "smt2: two NUMA nodes refused");
-	TAP_CHECK(check(&t, "4-5", &l, first, MAX_CPUS) == 0 && l.node == 1,
-		  "smt2: the pool's node is its CPUs' node");
-	t.node[4] = t.node[5] = -1;
-	TAP_CHECK(check(&t, "4-5", &l, first, MAX_CPUS) == -EINVAL,
-		  "smt2: unknown node refused");
 }
 
-static void test_interleaved(void)
-{
-	struct ne_pool_layout l;
-	unsigned int first[MAX_CPUS];
-	struct topo t;
+FIXTURE_REGISTER(interleaved);
 
-	smt2_interleaved(&t);
-	TAP_CHECK(check(&t, "1,5", &l, first, MAX_CPUS) == 0 &&
-		  l.nr_cores == 1 && first[0] == 1,
-		  "interleaved: 1,5 is one full core");
-	TAP_CHECK(check(&t, "1-3,5-7", &l, first, MAX_CPUS) == 0 &&
-		  l.nr_cores == 3 && first[0] == 1 && first[1] == 2 &&
-		  first[2] == 3,
-		  "interleaved: cores numbered 0,1,2 in discovery order (sparse core ids)");
-	TAP_CHECK(check(&t, "3,7,1,5", &l, first, MAX_CPUS) == 0 &&
-		  l.nr_cores == 2 && first[0] == 1 && first[1] == 3,
-		  "interleaved: order of the list does not matter");
-	TAP_CHECK(check(&t, "1-3", &l, first, MAX_CPUS) == -EINVAL,
-		  "interleaved: 1-3 are three half cores");
-	TAP_CHECK(check(&t, "4", &l, first, MAX_CPUS) == -EINVAL,
-		  "interleaved: CPU 4 is CPU 0's sibling");
+TEST_F(interleaved, pool_interleaved, siblings_far_apart_are_one_core)
+{
+	ASSERT_EQ(0, check(&self->m, "1,5", MAX_CPUS));
+	EXPECT_EQ(1, self->m.l.nr_cores);
+	EXPECT_EQ(1, self->m.first[0]);
 }
 
-static void test_no_smt(void)
+/* Cores are numbered 0, 1, 2 in discovery order, not by their sparse ids. */
+TEST_F(interleaved, pool_interleaved, cores_numbered_in_discovery_order)
 {
-	struct ne_pool_layout l;
-	unsigned int first[MAX_CPUS];
-	struct topo t;
-	unsigned int c;
-
-	memset(&t, 0, sizeof(t));
-	t.nr = 4;
-	for (c = 0; c < 4; c++)
-		t.core[c] = c;
-	TAP_CHECK(check(&t, "1-3", &l, first, MAX_CPUS) == 0 &&
-		  l.nr_cores == 3 && l.threads_per_core == 1,
-		  "no SMT (arm64-like): one thread per core");
-	TAP_CHECK(check(&t, "0", &l, first, MAX_CPUS) == -EINVAL,
-		  "no SMT: CPU 0 refused");
-
-	/* mixed widths: core {1} and core {2,3} */
-	t.core[3] = 2;
-	TAP_CHECK(check(&t, "1-3", &l, first, MAX_CPUS) == -EINVAL,
-		  "cores of different widths refused");
+	ASSERT_EQ(0, check(&self->m, "1-3,5-7", MAX_CPUS));
+	EXPECT_EQ(3, self->m.l.nr_cores);
+	EXPECT_EQ(1, self->m.first[0]);
+	EXPECT_EQ(2, self->m.first[1]);
+	EXPECT_EQ(3, self->m.first[2]);
 }
 
-int main(void)
+TEST_F(interleaved, pool_interleaved, order_of_the_list_ignored)
 {
-	tap_start();
-	test_smt2();
-	test_interleaved();
-	test_no_smt();
-	return tap_end();
+	ASSERT_EQ(0, check(&self->m, "3,7,1,5", MAX_CPUS));
+	EXPECT_EQ(2, self->m.l.nr_cores);
+	EXPECT_EQ(1, self->m.first[0]);
+	EXPECT_EQ(3, self->m.first[1]);
+}
+
+TEST_F(interleaved, pool_interleaved, three_half_cores_refused)
+{
+	EXPECT_EQ(-EINVAL, check(&self->m, "1-3", MAX_CPUS));
+}
+
+TEST_F(interleaved, pool_interleaved, cpu0_sibling_refused)
+{
+	EXPECT_EQ(-EINVAL, check(&self->m, "4", MAX_CPUS));
+}
+
+/* No SMT (arm64-like): 4 CPUs, one thread per core. */
+FIXTURE(no_smt) {
+	struct machine m;
+};
+
+FIXTURE_SETUP(no_smt)
+{
+	self->m.t.nr = 4;
+	for (unsigned int c = 0; c < 4; c++)
+		self->m.t.core[c] = c;
+}
+
+FIXTURE_TEARDOWN(no_smt)
+{
+}
+
+FIXTURE_REGISTER(no_smt);
+
+TEST_F(no_smt, pool_no_smt, one_thread_per_core)
+{
+	ASSERT_EQ(0, check(&self->m, "1-3", MAX_CPUS));
+	EXPECT_EQ(3, self->m.l.nr_cores);
+	EXPECT_EQ(1, self->m.l.threads_per_core);
+}
+
+TEST_F(no_smt, pool_no_smt, cpu0_refused)
+{
+	EXPECT_EQ(-EINVAL, check(&self->m, "0", MAX_CPUS));
+}
+
+TEST_F(no_smt, pool_no_smt, cores_of_different_widths_refused)
+{
+	self->m.t.core[3] = 2;		/* cores {1} and {2,3} */
+	EXPECT_EQ(-EINVAL, check(&self->m, "1-3", MAX_CPUS));
+}
+
+int main(int argc, char **argv)
+{
+	return th_main(argc, argv);
 }
