@@ -5,7 +5,7 @@
 # Usage: cli.sh BUILD_DIR   (needs BUILD_DIR/nectl and BUILD_DIR/test_nectl)
 set -u
 B=$(cd "${1:?usage: cli.sh BUILD_DIR}" && pwd)
-[ -x "$B/nectl" ] && [ -x "$B/test_nectl" ] || { echo "cli.sh: build first (make -C tools check)"; echo "0 passed, 1 failed"; exit 1; }
+[ -x "$B/nectl" ] && [ -x "$B/test_nectl" ] || { echo "cli.sh: build first (make -C tools check)"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 NECTL=$B/nectl
 TMP=$(mktemp -d /tmp/nectl-cli-XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
@@ -249,5 +249,5 @@ tree flat
 expect "no SMT: --count 1" 0 "CPU pool set to 1 " -- pool set --count 1
 expect "no SMT: CPU 0 refused" 1 "CPU 0" -- pool set 0-1
 
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed, 0 skipped"
 [ "$fail" = 0 ]

@@ -3,39 +3,107 @@
  * Host unit tests of enclave-init's helpers: module list parsing and
  * loading (through a fake loader), the heartbeat and echo over socketpairs,
  * the control commands, the retry schedule; and, given the built binary as
- * argv[1], that it is static (no ELF interpreter).
- * Prints one "ok"/"not ok" line per check and "N passed, M failed" last.
+ * the first argument, that it is static (no ELF interpreter).
+ * On the project's test harness (tests/lib/harness).
+ * Usage: test_init [ENCLAVE-INIT] [harness options]
  */
 #define ENCLAVE_INIT_TEST
 #include "../enclave-init/init.c"
 
 #include <elf.h>
 
-#include "check.h"
+#include "harness.h"
 
-static void test_parse(void)
+/* ---- the module list ---- */
+
+/* One line of the list: file and parameters, or 0 for nothing to load. */
+struct modline {
+	char *file;
+	char *params;
+};
+
+static int parse(struct modline *m, const char *text)
 {
-	char l1[] = "  virtio_mmio\n", l2[] = "# comment\n", l3[] = "\t \r\n";
-	char l4[] = "nsm  debug=1 foo=bar  # trailing\n", l5[] = "/lib/x/vsock.ko\n";
-	char *file = NULL, *params = NULL, path[64];
+	static char line[256];
 
-	CHECK(init_parse_module_line(l1, &file, &params) == 1 && !strcmp(file, "virtio_mmio") &&
-	      !strcmp(params, ""), "modules: a bare name");
-	CHECK(init_parse_module_line(l2, &file, &params) == 0, "modules: a comment line is skipped");
-	CHECK(init_parse_module_line(l3, &file, &params) == 0, "modules: a blank line is skipped");
-	CHECK(init_parse_module_line(l4, &file, &params) == 1 && !strcmp(file, "nsm") &&
-	      !strcmp(params, "debug=1 foo=bar"), "modules: parameters kept, comment dropped");
-	CHECK(init_parse_module_line(l5, &file, &params) == 1 && !strcmp(file, "/lib/x/vsock.ko"),
-	      "modules: an absolute path");
-	CHECK(!init_module_path("/lib/modules", "vsock", path, sizeof(path)) &&
-	      !strcmp(path, "/lib/modules/vsock.ko"), "modules: name -> /lib/modules/NAME.ko");
-	CHECK(!init_module_path("/lib/modules", "kernel/nsm.ko.xz", path, sizeof(path)) &&
-	      !strcmp(path, "/lib/modules/kernel/nsm.ko.xz"), "modules: an extension is kept");
-	CHECK(!init_module_path("/m", "/abs/virtio_mmio", path, sizeof(path)) &&
-	      !strcmp(path, "/abs/virtio_mmio.ko"), "modules: absolute path, .ko added");
-	CHECK(init_module_path("/lib/modules", "a_rather_long_module_name_that_will_not_fit",
-			       path, 32) == -ENAMETOOLONG, "modules: overlong path refused");
+	snprintf(line, sizeof(line), "%s", text);
+	m->file = m->params = NULL;
+	return init_parse_module_line(line, &m->file, &m->params);
 }
+
+TEST(modules, bare_name)
+{
+	struct modline m;
+
+	ASSERT_EQ(1, parse(&m, "  virtio_mmio\n"));
+	EXPECT_STREQ("virtio_mmio", m.file);
+	EXPECT_STREQ("", m.params);
+}
+
+TEST(modules, comment_line_skipped)
+{
+	struct modline m;
+
+	EXPECT_EQ(0, parse(&m, "# comment\n"));
+}
+
+TEST(modules, blank_line_skipped)
+{
+	struct modline m;
+
+	EXPECT_EQ(0, parse(&m, "\t \r\n"));
+}
+
+TEST(modules, parameters_kept_comment_dropped)
+{
+	struct modline m;
+
+	ASSERT_EQ(1, parse(&m, "nsm  debug=1 foo=bar  # trailing\n"));
+	EXPECT_STREQ("nsm", m.file);
+	EXPECT_STREQ("debug=1 foo=bar", m.params);
+}
+
+TEST(modules, absolute_path)
+{
+	struct modline m;
+
+	ASSERT_EQ(1, parse(&m, "/lib/x/vsock.ko\n"));
+	EXPECT_STREQ("/lib/x/vsock.ko", m.file);
+}
+
+TEST(modules, name_is_dir_name_dot_ko)
+{
+	char path[64];
+
+	ASSERT_EQ(0, init_module_path("/lib/modules", "vsock", path, sizeof(path)));
+	EXPECT_STREQ("/lib/modules/vsock.ko", path);
+}
+
+TEST(modules, extension_kept)
+{
+	char path[64];
+
+	ASSERT_EQ(0, init_module_path("/lib/modules", "kernel/nsm.ko.xz", path, sizeof(path)));
+	EXPECT_STREQ("/lib/modules/kernel/nsm.ko.xz", path);
+}
+
+TEST(modules, absolute_path_gets_dot_ko)
+{
+	char path[64];
+
+	ASSERT_EQ(0, init_module_path("/m", "/abs/virtio_mmio", path, sizeof(path)));
+	EXPECT_STREQ("/abs/virtio_mmio.ko", path);
+}
+
+TEST(modules, overlong_path_refused)
+{
+	char path[32];
+
+	EXPECT_RC(-ENAMETOOLONG, init_module_path("/lib/modules",
+		  "a_rather_long_module_name_that_will_not_fit", path, sizeof(path)));
+}
+
+/* ---- loading the list, through a fake loader ---- */
 
 static char loaded[8][128];
 static int nr_loaded;
@@ -64,103 +132,127 @@ static void put_file(const char *path, const char *text)
 	fclose(f);
 }
 
-static void test_load(void)
-{
-	char dir[] = "/tmp/enclave-init-XXXXXX", path[256], list[256], cmd[300];
-	static const char *const mods[] = { "virtio_mmio", "vsock", "vmw_vsock_virtio_transport_common",
-					    "vmw_vsock_virtio_transport", "nsm" };
-	int i, rc, good;
+static const char *const mods[] = { "virtio_mmio", "vsock", "vmw_vsock_virtio_transport_common",
+				    "vmw_vsock_virtio_transport", "nsm" };
 
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
-		exit(2);
-	}
-	for (i = 0; i < 5; i++) {
-		snprintf(path, sizeof(path), "%s/%s.ko", dir, mods[i]);
+/*
+ * A directory with five modules (the third answers EEXIST), a broken one
+ * (ENOEXEC) and the list, which also names one that is missing.
+ */
+FIXTURE(moddir) {
+	char dir[32];
+	char list[256];
+};
+
+FIXTURE_SETUP(moddir)
+{
+	char path[256];
+
+	snprintf(self->dir, sizeof(self->dir), "/tmp/enclave-init-XXXXXX");
+	ASSERT_TRUE(mkdtemp(self->dir));
+	for (int i = 0; i < 5; i++) {
+		snprintf(path, sizeof(path), "%s/%s.ko", self->dir, mods[i]);
 		put_file(path, i == 2 ? "exists" : mods[i]);
 	}
-	snprintf(path, sizeof(path), "%s/broken.ko", dir);
+	snprintf(path, sizeof(path), "%s/broken.ko", self->dir);
 	put_file(path, "bad");
-	snprintf(list, sizeof(list), "%s/modules", dir);
-	put_file(list, "# enclave modules, in order\nvirtio_mmio\nvsock\n\n"
+	snprintf(self->list, sizeof(self->list), "%s/modules", self->dir);
+	put_file(self->list, "# enclave modules, in order\nvirtio_mmio\nvsock\n\n"
 		 "vmw_vsock_virtio_transport_common\nvmw_vsock_virtio_transport\n"
 		 "nsm debug=1\nmissing\nbroken\n");
 	log_fd = open("/dev/null", O_WRONLY);
-	rc = init_load_modules(list, dir, fake_loader);
-	CHECK(rc == 2, "load: 2 failures (a missing file, a refused module), got %d", rc);
-	good = nr_loaded == 6;
-	for (i = 0; good && i < 5; i++) {
-		char want[128];
+}
 
-		snprintf(want, sizeof(want), "%s|%s", i == 2 ? "exists" : mods[i],
-			 i == 4 ? "debug=1" : "");
-		good = !strcmp(loaded[i], want);
-	}
-	CHECK(good, "load: the five modules in list order, with their parameters");
-	CHECK(nr_loaded == 6 && !strcmp(loaded[5], "bad|"), "load: loading goes on after a failure");
-	snprintf(path, sizeof(path), "%s/none", dir);
-	nr_loaded = 0;
-	CHECK(init_load_modules(path, dir, fake_loader) == 0 && nr_loaded == 0,
-	      "load: no list, nothing loaded, no failure");
+FIXTURE_TEARDOWN(moddir)
+{
+	char cmd[300];
+
 	close(log_fd);
 	log_fd = 2;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", self->dir);
 	if (system(cmd))
-		printf("# could not remove %s\n", dir);
+		TH_LOG("could not remove %s", self->dir);
 }
 
-/* The parent's side of the heartbeat: reads a byte, answers with reply. */
-static void parent_side(int fd, int reply)
+FIXTURE_REGISTER(moddir);
+
+TEST_F(moddir, load, failures_counted)
+{
+	EXPECT_EQ(2, init_load_modules(self->list, self->dir, fake_loader),
+		  "a missing file and a refused module");
+}
+
+TEST_F(moddir, load, modules_in_list_order_with_parameters)
+{
+	char want[128];
+
+	init_load_modules(self->list, self->dir, fake_loader);
+	ASSERT_GE(nr_loaded, 5);
+	for (int i = 0; i < 5; i++) {
+		snprintf(want, sizeof(want), "%s|%s", i == 2 ? "exists" : mods[i],
+			 i == 4 ? "debug=1" : "");
+		EXPECT_STREQ(want, loaded[i]);
+	}
+}
+
+TEST_F(moddir, load, goes_on_after_a_failure)
+{
+	init_load_modules(self->list, self->dir, fake_loader);
+	ASSERT_EQ(6, nr_loaded);
+	EXPECT_STREQ("bad|", loaded[5]);
+}
+
+TEST_F(moddir, load, no_list_nothing_loaded_no_failure)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/none", self->dir);
+	EXPECT_EQ(0, init_load_modules(path, self->dir, fake_loader));
+	EXPECT_EQ(0, nr_loaded);
+}
+
+/* ---- heartbeat and echo, over socketpairs ---- */
+
+/* init_heartbeat() against a parent that reads a byte and answers reply (-1: closes). */
+static int heartbeat_answered(int reply)
 {
 	unsigned char b;
+	int sv[2], rc;
 
-	if (read(fd, &b, 1) == 1 && b == HEARTBEAT_BYTE && reply >= 0) {
-		b = reply;
-		if (write(fd, &b, 1) != 1)
-			perror("write");
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		return -errno;
+	if (!fork()) {
+		close(sv[0]);
+		if (read(sv[1], &b, 1) == 1 && b == HEARTBEAT_BYTE && reply >= 0) {
+			b = reply;
+			if (write(sv[1], &b, 1) != 1)
+				perror("write");
+		}
+		_exit(0);
 	}
-	close(fd);
+	close(sv[1]);
+	rc = init_heartbeat(sv[0]);
+	close(sv[0]);
+	wait(NULL);
+	return rc;
 }
 
-static void test_heartbeat(void)
+TEST(heartbeat, byte_sent_and_echoed)
 {
-	int sv[2];
-
-	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-	if (!fork()) {
-		close(sv[0]);
-		parent_side(sv[1], HEARTBEAT_BYTE);
-		_exit(0);
-	}
-	close(sv[1]);
-	CHECK(init_heartbeat(sv[0]) == 0, "heartbeat: 0xB7 sent and echoed");
-	close(sv[0]);
-	wait(NULL);
-
-	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-	if (!fork()) {
-		close(sv[0]);
-		parent_side(sv[1], 0x42);
-		_exit(0);
-	}
-	close(sv[1]);
-	CHECK(init_heartbeat(sv[0]) == -EPROTO, "heartbeat: a wrong byte back is an error");
-	close(sv[0]);
-	wait(NULL);
-
-	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-	if (!fork()) {
-		close(sv[0]);
-		parent_side(sv[1], -1);
-		_exit(0);
-	}
-	close(sv[1]);
-	CHECK(init_heartbeat(sv[0]) == -EPROTO, "heartbeat: no answer (closed) is an error");
-	close(sv[0]);
-	wait(NULL);
+	EXPECT_EQ(0, heartbeat_answered(HEARTBEAT_BYTE), "0xB7 back");
 }
 
-static void test_echo(void)
+TEST(heartbeat, wrong_byte_back_is_an_error)
+{
+	EXPECT_RC(-EPROTO, heartbeat_answered(0x42));
+}
+
+TEST(heartbeat, no_answer_is_an_error)
+{
+	EXPECT_RC(-EPROTO, heartbeat_answered(-1), "the parent closed");
+}
+
+TEST(echo, bytes_come_back_unchanged)
 {
 	char msg[10000], back[10000];
 	size_t got = 0;
@@ -169,7 +261,7 @@ static void test_echo(void)
 
 	for (i = 0; i < (int)sizeof(msg); i++)
 		msg[i] = (char)(i * 7);
-	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
 	if (!fork()) {
 		close(sv[0]);
 		_exit(init_echo(sv[1]) == (long)sizeof(msg) ? 0 : 1);
@@ -181,17 +273,47 @@ static void test_echo(void)
 		got += n;
 	close(sv[0]);
 	wait(&status);
-	CHECK(got == sizeof(msg) && !memcmp(msg, back, got) && WIFEXITED(status) &&
-	      WEXITSTATUS(status) == 0, "echo: 10000 bytes come back unchanged");
+	EXPECT_EQ(sizeof(msg), got);
+	EXPECT_EQ(0, memcmp(msg, back, got));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0, "init_echo's count");
 }
 
+/* ---- control commands ---- */
+
+TEST(control, poweroff_newline)
+{
+	EXPECT_EQ(CMD_POWEROFF, init_parse_command("poweroff\n", 9));
+}
+
+TEST(control, poweroff_crlf)
+{
+	EXPECT_EQ(CMD_POWEROFF, init_parse_command("poweroff\r\n", 10));
+}
+
+TEST(control, longer_word_is_not_poweroff)
+{
+	EXPECT_EQ(CMD_UNKNOWN, init_parse_command("poweroffx\n", 10));
+}
+
+TEST(control, prefix_is_not_poweroff)
+{
+	EXPECT_EQ(CMD_UNKNOWN, init_parse_command("power", 5));
+}
+
+TEST(control, empty_line)
+{
+	EXPECT_EQ(CMD_NONE, init_parse_command("\n", 1));
+}
+
+/* init_control() reading send; its answer in reply. */
 static enum init_cmd control_says(const char *send, char *reply, size_t len)
 {
 	enum init_cmd cmd;
 	ssize_t n;
 	int sv[2];
 
-	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		return CMD_NONE;
 	if (write_all(sv[0], send, strlen(send)) == 0)
 		shutdown(sv[0], SHUT_WR);
 	cmd = init_control(sv[1]);
@@ -202,25 +324,40 @@ static enum init_cmd control_says(const char *send, char *reply, size_t len)
 	return cmd;
 }
 
-static void test_control(void)
+TEST(control, poweroff_answered_ok)
 {
 	char r[64];
 
-	CHECK(init_parse_command("poweroff\n", 9) == CMD_POWEROFF, "control: \"poweroff\\n\"");
-	CHECK(init_parse_command("poweroff\r\n", 10) == CMD_POWEROFF, "control: \"poweroff\\r\\n\"");
-	CHECK(init_parse_command("poweroffx\n", 10) == CMD_UNKNOWN, "control: \"poweroffx\" is not poweroff");
-	CHECK(init_parse_command("power", 5) == CMD_UNKNOWN, "control: a prefix is not poweroff");
-	CHECK(init_parse_command("\n", 1) == CMD_NONE, "control: an empty line");
-	CHECK(control_says("poweroff\n", r, sizeof(r)) == CMD_POWEROFF && !strcmp(r, "ok\n"),
-	      "control: poweroff is answered \"ok\"");
-	CHECK(control_says("ping\nextra", r, sizeof(r)) == CMD_PING && !strcmp(r, "pong\n"),
-	      "control: ping answered, one line read");
-	CHECK(control_says("reboot\n", r, sizeof(r)) == CMD_UNKNOWN && strstr(r, "unknown"),
-	      "control: an unknown command is refused");
+	EXPECT_EQ(CMD_POWEROFF, control_says("poweroff\n", r, sizeof(r)));
+	EXPECT_STREQ("ok\n", r);
+}
+
+TEST(control, ping_answered_one_line_read)
+{
+	char r[64];
+
+	EXPECT_EQ(CMD_PING, control_says("ping\nextra", r, sizeof(r)));
+	EXPECT_STREQ("pong\n", r);
+}
+
+TEST(control, unknown_command_refused)
+{
+	char r[64];
+
+	EXPECT_EQ(CMD_UNKNOWN, control_says("reboot\n", r, sizeof(r)));
+	EXPECT_SUBSTR(r, "unknown");
+}
+
+TEST(control, long_line_without_newline)
+{
+	char r[64];
+
 	memset(r, 'p', 60);
 	r[60] = '\0';
-	CHECK(control_says(r, r, sizeof(r)) == CMD_UNKNOWN, "control: a long line without newline");
+	EXPECT_EQ(CMD_UNKNOWN, control_says(r, r, sizeof(r)));
 }
+
+/* ---- the retry schedule ---- */
 
 static int attempts;
 
@@ -229,55 +366,59 @@ static int fail_then_succeed(void *arg)
 	return ++attempts >= *(int *)arg ? 42 : -ECONNREFUSED;
 }
 
-static void test_retry(void)
+TEST(retry, fourth_attempt_succeeds_after_backoff)
 {
-	int after = 4, never = 1 << 30;
-	long t0;
-	int rc;
+	int after = 4;
+	long t0 = now_ms();
 
-	attempts = 0;
-	t0 = now_ms();
-	rc = init_retry(fail_then_succeed, &after, 5000);
-	CHECK(rc == 42 && attempts == 4 && now_ms() - t0 >= 50 + 100 + 200,
-	      "retry: the 4th attempt succeeds after 50+100+200 ms of backoff");
-	attempts = 0;
-	t0 = now_ms();
-	rc = init_retry(fail_then_succeed, &never, 700);
-	CHECK(rc == -ETIMEDOUT && now_ms() - t0 >= 700 && now_ms() - t0 < 1500 && attempts >= 4,
-	      "retry: gives up with ETIMEDOUT at the deadline (%d attempts)", attempts);
+	EXPECT_EQ(42, init_retry(fail_then_succeed, &after, 5000));
+	EXPECT_EQ(4, attempts);
+	EXPECT_GE(now_ms() - t0, 50 + 100 + 200, "ms of backoff");
 }
 
+TEST(retry, gives_up_with_etimedout_at_the_deadline)
+{
+	int never = 1 << 30;
+	long t0 = now_ms(), took;
+
+	EXPECT_RC(-ETIMEDOUT, init_retry(fail_then_succeed, &never, 700));
+	took = now_ms() - t0;
+	EXPECT_GE(took, 700);
+	EXPECT_LT(took, 1500);
+	EXPECT_GE(attempts, 4);
+}
+
+/* ---- the built binary ---- */
+
+static const char *init_binary;
+
 /* The built init must not need a dynamic loader: the initramfs has none. */
-static void test_static(const char *path)
+TEST(static, built_init_has_no_interpreter)
 {
 	Elf64_Ehdr eh;
 	Elf64_Phdr ph;
-	int fd, i, interp = 0, ok;
+	int fd;
 
-	fd = open(path, O_RDONLY);
-	ok = fd >= 0 && pread(fd, &eh, sizeof(eh), 0) == sizeof(eh) &&
-	     !memcmp(eh.e_ident, ELFMAG, SELFMAG) && eh.e_ident[EI_CLASS] == ELFCLASS64;
-	for (i = 0; ok && i < eh.e_phnum; i++) {
-		if (pread(fd, &ph, sizeof(ph), eh.e_phoff + (off_t)i * eh.e_phentsize) != sizeof(ph))
-			ok = 0;
-		else if (ph.p_type == PT_INTERP)
-			interp = 1;
+	if (!init_binary)
+		SKIP(return, "no enclave-init binary given");
+	fd = open(init_binary, O_RDONLY);
+	ASSERT_GE(fd, 0, "open %s", init_binary);
+	ASSERT_EQ(sizeof(eh), pread(fd, &eh, sizeof(eh), 0));
+	EXPECT_EQ(0, memcmp(eh.e_ident, ELFMAG, SELFMAG), "an ELF file");
+	EXPECT_EQ(ELFCLASS64, eh.e_ident[EI_CLASS], "64-bit");
+	for (int i = 0; i < eh.e_phnum; i++) {
+		ASSERT_EQ(sizeof(ph), pread(fd, &ph, sizeof(ph), eh.e_phoff + (off_t)i * eh.e_phentsize));
+		EXPECT_NE(PT_INTERP, ph.p_type, "program header %d", i);
 	}
-	if (fd >= 0)
-		close(fd);
-	CHECK(ok && !interp, "static: %s is a 64-bit ELF without an interpreter", path);
+	close(fd);
 }
 
 int main(int argc, char **argv)
 {
-	test_parse();
-	test_load();
-	test_heartbeat();
-	test_echo();
-	test_control();
-	test_retry();
-	if (argc > 1)
-		test_static(argv[1]);
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	if (argc > 1 && argv[1][0] != '-') {
+		init_binary = argv[1];
+		argv[1] = argv[0];
+		return th_main(argc - 1, argv + 1);
+	}
+	return th_main(argc, argv);
 }

@@ -2,9 +2,10 @@
 /*
  * nectl unit tests: cpu lists, pool chooser, hugepage planner, config and error text on fake sysfs trees,
  * and the EIF writer/reader (every header field and section byte, CRC, PCR known answers, corrupt files).
+ * On the project's test harness (tests/lib/harness): each test runs in its own process, so the library's
+ * root, write hook and the fake kernel's state start afresh.
  *
  * Also builds fake trees for the CLI tests: test_nectl mktree DIR LAYOUT.
- * Prints one "ok"/"not ok" line per check and "N passed, M failed" last.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -18,9 +19,8 @@
 #include <zlib.h>
 #include <linux/nitro_enclaves.h>
 
+#include "harness.h"
 #include "nectl.h"
-
-#include "tests/check.h"
 
 /* ---- fake trees ---- */
 
@@ -211,146 +211,324 @@ static int fake_kernel(const char *path, const char *val)
 	return 1;
 }
 
-/* ---- tests ---- */
 
-static void test_cpulist(void)
+/* ---- cpu lists ---- */
+
+TEST(cpulist, parses_ranges_and_singles)
+{
+	struct ne_cpuset s;
+
+	ASSERT_EQ(0, ne_cpuset_parse("1-3,5", &s));
+	EXPECT_EQ(4, ne_cpuset_count(&s));
+}
+
+TEST(cpulist, formats_back)
 {
 	struct ne_cpuset s;
 	char buf[256];
 
-	CHECK(!ne_cpuset_parse("1-3,5", &s) && ne_cpuset_count(&s) == 4, "cpulist: 1-3,5 has 4 CPUs");
+	ASSERT_EQ(0, ne_cpuset_parse("1-3,5", &s));
 	ne_cpuset_format(&s, buf, sizeof(buf));
-	CHECK(!strcmp(buf, "1-3,5"), "cpulist: formats back as 1-3,5 (got %s)", buf);
-	CHECK(!ne_cpuset_parse("7\n", &s) && ne_cpuset_has(&s, 7), "cpulist: trailing newline accepted");
-	CHECK(!ne_cpuset_parse("", &s) && !ne_cpuset_count(&s), "cpulist: empty string is the empty set");
-	CHECK(ne_cpuset_parse("3-1", &s) == -EINVAL, "cpulist: reversed range refused");
-	CHECK(ne_cpuset_parse("a", &s), "cpulist: letters refused");
-	CHECK(ne_cpuset_parse("1,,2", &s), "cpulist: empty group refused");
-	CHECK(ne_cpuset_parse("99999", &s), "cpulist: CPU beyond the limit refused");
+	EXPECT_STREQ("1-3,5", buf);
 }
 
-static int choose(const char *root, const char *list, int count, uint64_t mem,
-		  char *out, size_t len, int *node, char *why, size_t wlen)
+TEST(cpulist, trailing_newline_accepted)
+{
+	struct ne_cpuset s;
+
+	ASSERT_EQ(0, ne_cpuset_parse("7\n", &s));
+	EXPECT_TRUE(ne_cpuset_has(&s, 7));
+}
+
+TEST(cpulist, empty_string_is_the_empty_set)
+{
+	struct ne_cpuset s;
+
+	ASSERT_EQ(0, ne_cpuset_parse("", &s));
+	EXPECT_EQ(0, ne_cpuset_count(&s));
+}
+
+TEST(cpulist, reversed_range_refused)
+{
+	struct ne_cpuset s;
+
+	EXPECT_RC(-EINVAL, ne_cpuset_parse("3-1", &s));
+}
+
+TEST(cpulist, letters_refused)
+{
+	struct ne_cpuset s;
+
+	EXPECT_NE(0, ne_cpuset_parse("a", &s));
+}
+
+TEST(cpulist, empty_group_refused)
+{
+	struct ne_cpuset s;
+
+	EXPECT_NE(0, ne_cpuset_parse("1,,2", &s));
+}
+
+TEST(cpulist, cpu_beyond_the_limit_refused)
+{
+	struct ne_cpuset s;
+
+	EXPECT_NE(0, ne_cpuset_parse("99999", &s));
+}
+
+/* ---- the pool chooser on fake machines ---- */
+
+/* A fake machine's tree as the root, and what the pool chooser said last. */
+struct machine {
+	char *root;
+	char out[256];
+	char why[512];
+	int node;
+};
+
+/* ne_pool_choose() of a list (or NULL) or a count, and the memory needed. */
+static int choose(struct machine *m, const char *list, int count, uint64_t mem)
 {
 	struct ne_pool_req req = { .count = count, .mem_bytes = mem };
 	struct ne_cpuset set, res;
 	struct ne_topo *t = calloc(1, sizeof(*t));
 	int rc;
 
-	(void)root;
 	if (list) {
 		ne_cpuset_parse(list, &set);
 		req.list = &set;
 	}
-	rc = ne_topo_read(t);
+	m->node = -1;
+	m->why[0] = '\0';
+	rc = t ? ne_topo_read(t) : -ENOMEM;
 	if (!rc)
-		rc = ne_pool_choose(t, &req, &res, node, why, wlen);
-	out[0] = '\0';
+		rc = ne_pool_choose(t, &req, &res, &m->node, m->why, sizeof(m->why));
+	m->out[0] = '\0';
 	if (!rc)
-		ne_cpuset_format(&res, out, len);
+		ne_cpuset_format(&res, m->out, sizeof(m->out));
 	free(t);
 	return rc;
 }
 
-#define CHOOSE(list, count, mem) choose(root, list, count, mem, out, sizeof(out), &node, why, sizeof(why))
+#define CHOOSE(list, count, mem) choose(&self->m, list, count, mem)
 
-static void test_pool_smt(void)
+/*
+ * MACHINE(name, hook, layout fields...): a fixture whose tests run on a
+ * fresh tree of that layout, with hook (fake_kernel or NULL) taking writes.
+ */
+#define MACHINE(name, hook, ...)					\
+	FIXTURE(name) {							\
+		struct machine m;					\
+	};								\
+	FIXTURE_SETUP(name)						\
+	{								\
+		self->m.root = new_root(&(struct layout){ __VA_ARGS__ }); \
+		ne_write_hook_set(hook);				\
+	}								\
+	FIXTURE_TEARDOWN(name)						\
+	{								\
+		ne_write_hook_set(NULL);				\
+		drop_root(self->m.root);				\
+	}								\
+	FIXTURE_REGISTER(name)
+
+/* Siblings (0,1) (2,3)... like the project's VM. */
+MACHINE(smt2, NULL, .ncpu = 8, .tpc = 2, .nodes = 1, .mem_mib = { 4096 });
+
+TEST_F(smt2, pool_smt2, count_2_picks_core_2_3)
 {
-	struct layout l = { .ncpu = 8, .tpc = 2, .nodes = 1, .mem_mib = { 4096 } };
-	char *root = new_root(&l), out[256], why[512];
-	int node = -1;
-
-	CHECK(!CHOOSE(NULL, 2, 0) && !strcmp(out, "2-3") && node == 0,
-	      "smt2: --count 2 picks core 2-3 (got %s)", out);
-	CHECK(!CHOOSE(NULL, 4, 0) && !strcmp(out, "2-5"), "smt2: --count 4 picks 2-5 (got %s)", out);
-	CHECK(CHOOSE(NULL, 3, 0) == -EINVAL && strstr(why, "multiple of 2"),
-	      "smt2: --count 3 refused, not whole cores (%s)", why);
-	CHECK(CHOOSE(NULL, 8, 0) == -EINVAL && strstr(why, "no NUMA node has 4 free full cores"),
-	      "smt2: --count 8 refused, CPU 0's core excluded (%s)", why);
-	CHECK(!CHOOSE(NULL, 6, 0) && !strcmp(out, "2-7"), "smt2: --count 6 takes all but CPU 0's core");
-	CHECK(CHOOSE("3", 0, 0) == -EINVAL && strstr(why, "only part of its core"),
-	      "smt2: list 3 is half a core (%s)", why);
-	CHECK(CHOOSE("1", 0, 0) == -EINVAL && strstr(why, "CPU 0's core"),
-	      "smt2: list 1 is CPU 0's sibling (%s)", why);
-	CHECK(CHOOSE("0-3", 0, 0) == -EINVAL && strstr(why, "CPU 0's core"),
-	      "smt2: list 0-3 includes CPU 0's core");
-	CHECK(!CHOOSE("2-3,6-7", 0, 0) && !strcmp(out, "2-3,6-7"), "smt2: list 2-3,6-7 accepted");
-	CHECK(CHOOSE("8-9", 0, 0) == -EINVAL && strstr(why, "does not exist"),
-	      "smt2: list 8-9 does not exist (%s)", why);
-	CHECK(CHOOSE(NULL, 2, 8192 * MiB) == -EINVAL && strstr(why, "memory"),
-	      "smt2: not enough memory on the node (%s)", why);
-	drop_root(root);
+	EXPECT_EQ(0, CHOOSE(NULL, 2, 0));
+	EXPECT_STREQ("2-3", self->m.out);
+	EXPECT_EQ(0, self->m.node);
 }
 
-static void test_pool_split_siblings(void)
+TEST_F(smt2, pool_smt2, count_4_picks_2_5)
 {
-	struct layout l = { .ncpu = 8, .tpc = 2, .nodes = 1, .split = true, .mem_mib = { 4096 } };
-	char *root = new_root(&l), out[256], why[512];
-	int node;
-
-	CHECK(!CHOOSE(NULL, 2, 0) && !strcmp(out, "1,5"), "split siblings: --count 2 picks 1,5 (got %s)", out);
-	CHECK(CHOOSE("4", 0, 0) == -EINVAL && strstr(why, "CPU 0's core"),
-	      "split siblings: CPU 4 is CPU 0's sibling (%s)", why);
-	CHECK(CHOOSE("1-2", 0, 0) == -EINVAL && strstr(why, "part of its core"),
-	      "split siblings: 1-2 are halves of two cores");
-	CHECK(!CHOOSE("1-2,5-6", 0, 0), "split siblings: 1-2,5-6 accepted");
-	drop_root(root);
+	EXPECT_EQ(0, CHOOSE(NULL, 4, 0));
+	EXPECT_STREQ("2-5", self->m.out);
 }
 
-static void test_pool_flat(void)
+TEST_F(smt2, pool_smt2, count_3_refused_not_whole_cores)
 {
-	struct layout l = { .ncpu = 4, .tpc = 1, .nodes = 1, .mem_mib = { 1024 } };
-	char *root = new_root(&l), out[256], why[512];
-	int node;
-
-	CHECK(!CHOOSE(NULL, 1, 0) && !strcmp(out, "1"), "no SMT: --count 1 picks CPU 1 (got %s)", out);
-	CHECK(!CHOOSE(NULL, 3, 0) && !strcmp(out, "1-3"), "no SMT: --count 3 picks 1-3");
-	CHECK(CHOOSE(NULL, 4, 0) == -EINVAL, "no SMT: --count 4 would need CPU 0");
-	CHECK(CHOOSE("0", 0, 0) == -EINVAL && strstr(why, "CPU 0"), "no SMT: CPU 0 refused");
-	CHECK(!CHOOSE("3", 0, 0), "no SMT: a single CPU is a whole core");
-	drop_root(root);
+	EXPECT_RC(-EINVAL, CHOOSE(NULL, 3, 0));
+	EXPECT_SUBSTR(self->m.why, "multiple of 2");
 }
 
-static void test_pool_numa(void)
+TEST_F(smt2, pool_smt2, count_8_refused_cpu0_core_excluded)
 {
-	struct layout l = { .ncpu = 8, .tpc = 2, .nodes = 2, .mem_mib = { 4096, 1024 } };
-	char *root = new_root(&l), out[256], why[512];
-	int node = -1;
-
-	CHECK(!CHOOSE(NULL, 2, 0) && !strcmp(out, "2-3") && node == 0, "numa: --count 2 on node 0 (got %s)", out);
-	CHECK(!CHOOSE(NULL, 4, 0) && !strcmp(out, "4-7") && node == 1,
-	      "numa: --count 4 moves to node 1, node 0 lacks cores (got %s node %d)", out, node);
-	CHECK(CHOOSE(NULL, 4, 2048 * MiB) == -EINVAL && strstr(why, "node 1 has only"),
-	      "numa: node 1 has the cores but not the memory (%s)", why);
-	CHECK(CHOOSE("2-5", 0, 0) == -EINVAL && strstr(why, "different NUMA nodes"),
-	      "numa: a list across nodes refused (%s)", why);
-	CHECK(!CHOOSE("4-5", 0, 0) && node == 1, "numa: list 4-5 is on node 1");
-	drop_root(root);
-
-	/* Node 0 lacks memory: the chooser moves to node 1. */
-	l.mem_mib[0] = 256;
-	l.mem_mib[1] = 4096;
-	root = new_root(&l);
-	CHECK(!CHOOSE(NULL, 2, 1024 * MiB) && !strcmp(out, "4-5") && node == 1,
-	      "numa: memory need moves the pool to node 1 (got %s node %d)", out, node);
-	drop_root(root);
+	EXPECT_RC(-EINVAL, CHOOSE(NULL, 8, 0));
+	EXPECT_SUBSTR(self->m.why, "no NUMA node has 4 free full cores");
 }
 
-static void test_pool_offline(void)
+TEST_F(smt2, pool_smt2, count_6_takes_all_but_cpu0_core)
 {
-	struct layout l = { .ncpu = 8, .tpc = 2, .nodes = 1, .offline = "3", .mem_mib = { 4096 } };
-	char *root = new_root(&l), out[256], why[512];
-	int node;
-
-	CHECK(!CHOOSE(NULL, 2, 0) && !strcmp(out, "4-5"),
-	      "offline: core 2-3 with CPU 3 offline is skipped (got %s)", out);
-	CHECK(CHOOSE("2", 0, 0) == -EINVAL && strstr(why, "offline thread"),
-	      "offline: CPU 2's core has an offline thread (%s)", why);
-	CHECK(CHOOSE("2-3", 0, 0) == -EINVAL && strstr(why, "offline"),
-	      "offline: CPU 3 offline refused (%s)", why);
-	CHECK(CHOOSE(NULL, 6, 0) == -EINVAL, "offline: only 2 usable cores remain");
-	drop_root(root);
+	EXPECT_EQ(0, CHOOSE(NULL, 6, 0));
+	EXPECT_STREQ("2-7", self->m.out);
 }
+
+TEST_F(smt2, pool_smt2, half_a_core_refused)
+{
+	EXPECT_RC(-EINVAL, CHOOSE("3", 0, 0));
+	EXPECT_SUBSTR(self->m.why, "only part of its core");
+}
+
+TEST_F(smt2, pool_smt2, cpu0_sibling_refused)
+{
+	EXPECT_RC(-EINVAL, CHOOSE("1", 0, 0));
+	EXPECT_SUBSTR(self->m.why, "CPU 0's core");
+}
+
+TEST_F(smt2, pool_smt2, list_with_cpu0_core_refused)
+{
+	EXPECT_RC(-EINVAL, CHOOSE("0-3", 0, 0));
+	EXPECT_SUBSTR(self->m.why, "CPU 0's core");
+}
+
+TEST_F(smt2, pool_smt2, list_of_whole_cores_accepted)
+{
+	EXPECT_EQ(0, CHOOSE("2-3,6-7", 0, 0));
+	EXPECT_STREQ("2-3,6-7", self->m.out);
+}
+
+TEST_F(smt2, pool_smt2, cpus_that_do_not_exist_refused)
+{
+	EXPECT_RC(-EINVAL, CHOOSE("8-9", 0, 0));
+	EXPECT_SUBSTR(self->m.why, "does not exist");
+}
+
+TEST_F(smt2, pool_smt2, not_enough_memory_on_the_node_refused)
+{
+	EXPECT_RC(-EINVAL, CHOOSE(NULL, 2, 8192 * MiB));
+	EXPECT_SUBSTR(self->m.why, "memory");
+}
+
+/* Siblings (0,4) (1,5)... like many Intel hosts. */
+MACHINE(split, NULL, .ncpu = 8, .tpc = 2, .nodes = 1, .split = true, .mem_mib = { 4096 });
+
+TEST_F(split, pool_split_siblings, count_2_picks_1_5)
+{
+	EXPECT_EQ(0, CHOOSE(NULL, 2, 0));
+	EXPECT_STREQ("1,5", self->m.out);
+}
+
+TEST_F(split, pool_split_siblings, cpu4_is_cpu0_sibling)
+{
+	EXPECT_RC(-EINVAL, CHOOSE("4", 0, 0));
+	EXPECT_SUBSTR(self->m.why, "CPU 0's core");
+}
+
+TEST_F(split, pool_split_siblings, halves_of_two_cores_refused)
+{
+	EXPECT_RC(-EINVAL, CHOOSE("1-2", 0, 0));
+	EXPECT_SUBSTR(self->m.why, "part of its core");
+}
+
+TEST_F(split, pool_split_siblings, whole_cores_accepted)
+{
+	EXPECT_EQ(0, CHOOSE("1-2,5-6", 0, 0));
+}
+
+MACHINE(flat, NULL, .ncpu = 4, .tpc = 1, .nodes = 1, .mem_mib = { 1024 });
+
+TEST_F(flat, pool_no_smt, count_1_picks_cpu1)
+{
+	EXPECT_EQ(0, CHOOSE(NULL, 1, 0));
+	EXPECT_STREQ("1", self->m.out);
+}
+
+TEST_F(flat, pool_no_smt, count_3_picks_1_3)
+{
+	EXPECT_EQ(0, CHOOSE(NULL, 3, 0));
+	EXPECT_STREQ("1-3", self->m.out);
+}
+
+TEST_F(flat, pool_no_smt, count_4_would_need_cpu0)
+{
+	EXPECT_RC(-EINVAL, CHOOSE(NULL, 4, 0));
+}
+
+TEST_F(flat, pool_no_smt, cpu0_refused)
+{
+	EXPECT_RC(-EINVAL, CHOOSE("0", 0, 0));
+	EXPECT_SUBSTR(self->m.why, "CPU 0");
+}
+
+TEST_F(flat, pool_no_smt, single_cpu_is_a_whole_core)
+{
+	EXPECT_EQ(0, CHOOSE("3", 0, 0));
+}
+
+/* Two nodes: node 0 has CPUs 0-3 and 4 GiB, node 1 CPUs 4-7 and 1 GiB. */
+MACHINE(numa, NULL, .ncpu = 8, .tpc = 2, .nodes = 2, .mem_mib = { 4096, 1024 });
+
+TEST_F(numa, pool_numa, count_2_on_node_0)
+{
+	EXPECT_EQ(0, CHOOSE(NULL, 2, 0));
+	EXPECT_STREQ("2-3", self->m.out);
+	EXPECT_EQ(0, self->m.node);
+}
+
+TEST_F(numa, pool_numa, count_4_moves_to_node_1_for_cores)
+{
+	EXPECT_EQ(0, CHOOSE(NULL, 4, 0));
+	EXPECT_STREQ("4-7", self->m.out);
+	EXPECT_EQ(1, self->m.node);
+}
+
+TEST_F(numa, pool_numa, node_with_cores_but_not_memory_refused)
+{
+	EXPECT_RC(-EINVAL, CHOOSE(NULL, 4, 2048 * MiB));
+	EXPECT_SUBSTR(self->m.why, "node 1 has only");
+}
+
+TEST_F(numa, pool_numa, list_across_nodes_refused)
+{
+	EXPECT_RC(-EINVAL, CHOOSE("2-5", 0, 0));
+	EXPECT_SUBSTR(self->m.why, "different NUMA nodes");
+}
+
+TEST_F(numa, pool_numa, list_on_node_1)
+{
+	EXPECT_EQ(0, CHOOSE("4-5", 0, 0));
+	EXPECT_EQ(1, self->m.node);
+}
+
+/* Node 0 lacks memory. */
+MACHINE(numa_small0, NULL, .ncpu = 8, .tpc = 2, .nodes = 2, .mem_mib = { 256, 4096 });
+
+TEST_F(numa_small0, pool_numa, memory_need_moves_the_pool_to_node_1)
+{
+	EXPECT_EQ(0, CHOOSE(NULL, 2, 1024 * MiB));
+	EXPECT_STREQ("4-5", self->m.out);
+	EXPECT_EQ(1, self->m.node);
+}
+
+MACHINE(offline, NULL, .ncpu = 8, .tpc = 2, .nodes = 1, .offline = "3", .mem_mib = { 4096 });
+
+TEST_F(offline, pool_offline, core_with_offline_cpu_skipped)
+{
+	EXPECT_EQ(0, CHOOSE(NULL, 2, 0));
+	EXPECT_STREQ("4-5", self->m.out);
+}
+
+TEST_F(offline, pool_offline, core_with_an_offline_thread_refused)
+{
+	EXPECT_RC(-EINVAL, CHOOSE("2", 0, 0));
+	EXPECT_SUBSTR(self->m.why, "offline thread");
+}
+
+TEST_F(offline, pool_offline, offline_cpu_refused)
+{
+	EXPECT_RC(-EINVAL, CHOOSE("2-3", 0, 0));
+	EXPECT_SUBSTR(self->m.why, "offline");
+}
+
+TEST_F(offline, pool_offline, only_two_usable_cores_remain)
+{
+	EXPECT_RC(-EINVAL, CHOOSE(NULL, 6, 0));
+}
+
+/* ---- hugepages ---- */
 
 static uint64_t hp(const char *root, int node, const char *size, const char *file)
 {
@@ -361,90 +539,189 @@ static uint64_t hp(const char *root, int node, const char *size, const char *fil
 	return strtoull(get(root, rel), NULL, 10);
 }
 
-static void test_hugepages(void)
+#define NR_2M(node) hp(self->m.root, node, "2048kB", "nr_hugepages")
+#define NR_1G(node) hp(self->m.root, node, "1048576kB", "nr_hugepages")
+
+/* Two nodes of 8 GiB; the fake kernel gives hugepages up to cap_2m/cap_1g. */
+MACHINE(hp_2nodes, fake_kernel, .ncpu = 4, .tpc = 2, .nodes = 2, .mem_mib = { 8192, 8192 });
+
+TEST_F(hp_2nodes, hugepages, 128m_is_64_small_pages)
 {
-	struct layout l = { .ncpu = 4, .tpc = 2, .nodes = 2, .mem_mib = { 8192, 8192 } };
-	char *root = new_root(&l);
+	EXPECT_EQ(0, ne_hp_reserve(0, true, 128 * MiB, NULL));
+	EXPECT_EQ(64, NR_2M(0));
+	EXPECT_EQ(0, NR_1G(0));
+}
+
+TEST_F(hp_2nodes, hugepages, sizes_listed_largest_first)
+{
 	struct ne_hp_node res;
-	uint64_t v;
 
-	ne_write_hook_set(fake_kernel);
-	CHECK(!ne_hp_reserve(0, true, 128 * MiB, &res) && hp(root, 0, "2048kB", "nr_hugepages") == 64 &&
-	      hp(root, 0, "1048576kB", "nr_hugepages") == 0, "hugepages: 128M is 64 x 2 MiB");
-	CHECK(res.nr_sizes == 2 && res.sz[0].size == GiB, "hugepages: sizes listed largest first");
-	CHECK(!ne_hp_reserve(1, true, 2 * GiB + 4 * MiB, NULL) &&
-	      hp(root, 1, "1048576kB", "nr_hugepages") == 2 && hp(root, 1, "2048kB", "nr_hugepages") == 2,
-	      "hugepages: 2G+4M on node 1 is 2 x 1 GiB + 2 x 2 MiB");
-	CHECK(hp(root, 0, "2048kB", "nr_hugepages") == 64, "hugepages: node 0 untouched by node 1");
-	CHECK(!ne_hp_reserve(1, true, 4 * MiB, NULL) && hp(root, 1, "1048576kB", "nr_hugepages") == 0 &&
-	      hp(root, 1, "2048kB", "nr_hugepages") == 2, "hugepages: shrinking frees the 1 GiB pages");
+	ASSERT_EQ(0, ne_hp_reserve(0, true, 128 * MiB, &res));
+	EXPECT_EQ(2, res.nr_sizes);
+	EXPECT_EQ(GiB, res.sz[0].size);
+}
 
-	/* Fragmented memory: one 1 GiB page only; the rest spills to 2 MiB. */
+TEST_F(hp_2nodes, hugepages, large_pages_first_then_small)
+{
+	EXPECT_EQ(0, ne_hp_reserve(1, true, 2 * GiB + 4 * MiB, NULL));
+	EXPECT_EQ(2, NR_1G(1), "2 x 1 GiB");
+	EXPECT_EQ(2, NR_2M(1), "2 x 2 MiB");
+}
+
+TEST_F(hp_2nodes, hugepages, other_node_untouched)
+{
+	ASSERT_EQ(0, ne_hp_reserve(0, true, 128 * MiB, NULL));
+	ASSERT_EQ(0, ne_hp_reserve(1, true, 2 * GiB + 4 * MiB, NULL));
+	EXPECT_EQ(64, NR_2M(0));
+}
+
+TEST_F(hp_2nodes, hugepages, shrinking_frees_the_1g_pages)
+{
+	ASSERT_EQ(0, ne_hp_reserve(1, true, 2 * GiB + 4 * MiB, NULL));
+	EXPECT_EQ(0, ne_hp_reserve(1, true, 4 * MiB, NULL));
+	EXPECT_EQ(0, NR_1G(1));
+	EXPECT_EQ(2, NR_2M(1));
+}
+
+/* Fragmented memory: one 1 GiB page only; the rest spills to 2 MiB. */
+TEST_F(hp_2nodes, hugepages, fragmented_1g_pool_spills_to_2m_pages)
+{
 	cap_1g = 1;
-	CHECK(!ne_hp_reserve(0, true, 3 * GiB, NULL) && hp(root, 0, "1048576kB", "nr_hugepages") == 1 &&
-	      hp(root, 0, "2048kB", "nr_hugepages") == 1024,
-	      "hugepages: fragmented 1 GiB pool spills 2 GiB to 2 MiB pages");
+	EXPECT_EQ(0, ne_hp_reserve(0, true, 3 * GiB, NULL));
+	EXPECT_EQ(1, NR_1G(0));
+	EXPECT_EQ(1024, NR_2M(0));
+}
 
-	/* Partial reservation: the kernel gives 10 of 32 small pages -> rollback. */
-	ne_hp_reserve(0, true, 10 * MiB, NULL);
+/* The kernel gives 10 of 32 small pages: ENOMEM, and back to what was there. */
+TEST_F(hp_2nodes, hugepages, shortfall_is_enomem_and_rolls_back)
+{
+	ASSERT_EQ(0, ne_hp_reserve(0, true, 10 * MiB, NULL));
 	cap_1g = 0;
 	cap_2m = 10;
-	CHECK(ne_hp_reserve(0, true, 1 * GiB + 64 * MiB, &res) == -ENOMEM,
-	      "hugepages: shortfall returns ENOMEM");
-	CHECK(hp(root, 0, "2048kB", "nr_hugepages") == 5 && hp(root, 0, "1048576kB", "nr_hugepages") == 0,
-	      "hugepages: shortfall rolls back to 5 x 2 MiB (got %" PRIu64 ")",
-	      hp(root, 0, "2048kB", "nr_hugepages"));
-	cap_2m = cap_1g = UINT64_MAX;
-	writes = 0;
-	CHECK(ne_hp_reserve(0, true, 3 * MiB, NULL) == -EINVAL && writes == 0,
-	      "hugepages: 3M refused before any write");
-	ne_write_hook_set(NULL);
+	EXPECT_RC(-ENOMEM, ne_hp_reserve(0, true, 1 * GiB + 64 * MiB, NULL));
+	EXPECT_EQ(5, NR_2M(0), "rolled back to 5 x 2 MiB");
+	EXPECT_EQ(0, NR_1G(0));
+}
 
-	CHECK(!ne_parse_size("128M", 0, &v) && v == 128 * MiB, "size: 128M");
-	CHECK(!ne_parse_size("2G", 0, &v) && v == 2 * GiB, "size: 2G");
-	CHECK(!ne_parse_size("512MiB", 0, &v) && v == 512 * MiB, "size: 512MiB");
-	CHECK(!ne_parse_size("2048k", 0, &v) && v == 2 * MiB, "size: 2048k");
-	CHECK(ne_parse_size("12", 0, &v), "size: a plain number needs a unit here");
-	CHECK(!ne_parse_size("12", MiB, &v) && v == 12 * MiB, "size: plain number in MiB for --memory");
-	CHECK(ne_parse_size("1.5G", 0, &v) && ne_parse_size("G", 0, &v) && ne_parse_size("-1M", 0, &v) &&
-	      ne_parse_size("5Q", 0, &v) && ne_parse_size("99999999999T", 0, &v),
-	      "size: malformed sizes refused");
-	drop_root(root);
+TEST_F(hp_2nodes, hugepages, unaligned_size_refused_before_any_write)
+{
+	writes = 0;
+	EXPECT_RC(-EINVAL, ne_hp_reserve(0, true, 3 * MiB, NULL));
+	EXPECT_EQ(0, writes);
+}
+
+TEST(size, suffixes)
+{
+	uint64_t v;
+
+	EXPECT_EQ(0, ne_parse_size("128M", 0, &v));
+	EXPECT_EQ(128 * MiB, v);
+	EXPECT_EQ(0, ne_parse_size("2G", 0, &v));
+	EXPECT_EQ(2 * GiB, v);
+	EXPECT_EQ(0, ne_parse_size("512MiB", 0, &v));
+	EXPECT_EQ(512 * MiB, v);
+	EXPECT_EQ(0, ne_parse_size("2048k", 0, &v));
+	EXPECT_EQ(2 * MiB, v);
+}
+
+TEST(size, plain_number_needs_a_unit)
+{
+	uint64_t v;
+
+	EXPECT_NE(0, ne_parse_size("12", 0, &v));
+}
+
+TEST(size, plain_number_in_the_default_unit)
+{
+	uint64_t v;
+
+	EXPECT_EQ(0, ne_parse_size("12", MiB, &v), "--memory's MiB");
+	EXPECT_EQ(12 * MiB, v);
+}
+
+TEST(size, malformed_refused)
+{
+	uint64_t v;
+
+	EXPECT_NE(0, ne_parse_size("1.5G", 0, &v));
+	EXPECT_NE(0, ne_parse_size("G", 0, &v));
+	EXPECT_NE(0, ne_parse_size("-1M", 0, &v));
+	EXPECT_NE(0, ne_parse_size("5Q", 0, &v));
+	EXPECT_NE(0, ne_parse_size("99999999999T", 0, &v));
 }
 
 /* run's region plan: largest free page sizes first, one region per size. */
-static void test_plan(void)
-{
-	struct layout l = { .ncpu = 4, .tpc = 2, .nodes = 2, .mem_mib = { 8192, 8192 } };
-	char *root = new_root(&l);
+FIXTURE(plan) {
+	struct machine m;
 	struct ne_region reg[NE_MAX_HP_SIZES];
 	int nr;
+};
 
-	put(root, "/sys/devices/system/node/node1/hugepages/hugepages-1048576kB/free_hugepages", "1\n");
-	put(root, "/sys/devices/system/node/node1/hugepages/hugepages-2048kB/free_hugepages", "600\n");
-	CHECK(!ne_plan_regions(1, true, GiB + 512 * MiB, reg, NE_MAX_HP_SIZES, &nr) && nr == 2 &&
-	      reg[0].page == GiB && reg[0].len == GiB && reg[1].page == 2 * MiB &&
-	      reg[1].len == 512 * MiB, "plan: 1.5 GiB is 1 x 1 GiB then 256 x 2 MiB");
-	CHECK(!ne_plan_regions(1, true, 512 * MiB, reg, NE_MAX_HP_SIZES, &nr) && nr == 1 &&
-	      reg[0].page == 2 * MiB, "plan: 512 MiB does not take the 1 GiB page");
-	CHECK(!ne_plan_regions(1, true, 2 * GiB, reg, NE_MAX_HP_SIZES, &nr) && nr == 2 &&
-	      reg[1].len == GiB, "plan: 2 GiB spills the second GiB to 2 MiB pages");
-	CHECK(ne_plan_regions(1, true, 3 * GiB, reg, NE_MAX_HP_SIZES, &nr) == -ENOMEM && nr == 0,
-	      "plan: more than the free hugepages is refused");
-	CHECK(ne_plan_regions(0, true, 64 * MiB, reg, NE_MAX_HP_SIZES, &nr) == -ENOMEM,
-	      "plan: node 0 has no free hugepages");
-	drop_root(root);
+FIXTURE_SETUP(plan)
+{
+	self->m.root = new_root(&(struct layout){ .ncpu = 4, .tpc = 2, .nodes = 2,
+						  .mem_mib = { 8192, 8192 } });
+	put(self->m.root, "/sys/devices/system/node/node1/hugepages/hugepages-1048576kB/free_hugepages",
+	    "1\n");
+	put(self->m.root, "/sys/devices/system/node/node1/hugepages/hugepages-2048kB/free_hugepages",
+	    "600\n");
+}
+
+FIXTURE_TEARDOWN(plan)
+{
+	drop_root(self->m.root);
+}
+
+FIXTURE_REGISTER(plan);
+
+#define PLAN(node, bytes) ne_plan_regions(node, true, bytes, self->reg, NE_MAX_HP_SIZES, &self->nr)
+
+TEST_F(plan, plan, 1g_page_then_2m_pages)
+{
+	ASSERT_EQ(0, PLAN(1, GiB + 512 * MiB));
+	ASSERT_EQ(2, self->nr);
+	EXPECT_EQ(GiB, self->reg[0].page);
+	EXPECT_EQ(GiB, self->reg[0].len);
+	EXPECT_EQ(2 * MiB, self->reg[1].page);
+	EXPECT_EQ(512 * MiB, self->reg[1].len, "256 x 2 MiB");
+}
+
+TEST_F(plan, plan, small_need_leaves_the_1g_page)
+{
+	ASSERT_EQ(0, PLAN(1, 512 * MiB));
+	ASSERT_EQ(1, self->nr);
+	EXPECT_EQ(2 * MiB, self->reg[0].page);
+}
+
+TEST_F(plan, plan, second_gib_spills_to_2m_pages)
+{
+	ASSERT_EQ(0, PLAN(1, 2 * GiB));
+	ASSERT_EQ(2, self->nr);
+	EXPECT_EQ(GiB, self->reg[1].len);
+}
+
+TEST_F(plan, plan, more_than_the_free_hugepages_refused)
+{
+	EXPECT_RC(-ENOMEM, PLAN(1, 3 * GiB));
+	EXPECT_EQ(0, self->nr);
+}
+
+TEST_F(plan, plan, node_without_free_hugepages_refused)
+{
+	EXPECT_RC(-ENOMEM, PLAN(0, 64 * MiB));
 }
 
 /* A kernel without NUMA sysfs: one node, global hugepage pools, /proc/meminfo. */
-static void test_no_numa_sysfs(void)
-{
-	char root[] = "/tmp/nectl-test-XXXXXX", out[256], why[512];
-	struct ne_topo *t = calloc(1, sizeof(*t));
-	int node = -1;
+FIXTURE(no_numa) {
+	struct machine m;
+};
 
-	if (!t || !mkdtemp(root))
-		exit(2);
+FIXTURE_SETUP(no_numa)
+{
+	char root[] = "/tmp/nectl-test-XXXXXX";
+
+	ASSERT_TRUE(mkdtemp(root));
+	self->m.root = strdup(root);
 	put(root, "/sys/devices/system/cpu/present", "0-3\n");
 	put(root, "/sys/devices/system/cpu/online", "0-3\n");
 	put(root, "/sys/devices/system/cpu/cpu0/topology/thread_siblings_list", "0-1\n");
@@ -455,43 +732,86 @@ static void test_no_numa_sysfs(void)
 	put(root, "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages", "0\n");
 	put(root, "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "0\n");
 	ne_root_set(root);
-	CHECK(!ne_topo_read(t) && !t->numa_sysfs && t->nr_nodes == 1 && t->threads_per_core == 2 &&
-	      t->node_mem_free[0] == GiB, "no NUMA sysfs: one node, memory from /proc/meminfo");
-	CHECK(!CHOOSE(NULL, 2, 0) && !strcmp(out, "2-3") && node == 0, "no NUMA sysfs: --count 2 is 2-3");
-	CHECK(!ne_hp_reserve(0, false, 64 * MiB, NULL) &&
-	      !strcmp(get(root, "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"), "32"),
-	      "no NUMA sysfs: hugepages go to the global pool");
-	free(t);
-	drop_root(strdup(root));
 }
 
-static void test_pool_set(void)
+FIXTURE_TEARDOWN(no_numa)
 {
-	struct layout l = { .ncpu = 8, .tpc = 2, .nodes = 1, .mem_mib = { 4096 }, .module = true };
-	char *root = new_root(&l);
-	struct ne_pool_req req = { .count = 2 };
+	if (self->m.root)
+		drop_root(self->m.root);
+}
+
+FIXTURE_REGISTER(no_numa);
+
+TEST_F(no_numa, no_numa_sysfs, one_node_memory_from_proc_meminfo)
+{
+	struct ne_topo *t = calloc(1, sizeof(*t));
+
+	ASSERT_TRUE(t);
+	EXPECT_EQ(0, ne_topo_read(t));
+	EXPECT_FALSE(t->numa_sysfs);
+	EXPECT_EQ(1, t->nr_nodes);
+	EXPECT_EQ(2, t->threads_per_core);
+	EXPECT_EQ(GiB, t->node_mem_free[0]);
+	free(t);
+}
+
+TEST_F(no_numa, no_numa_sysfs, count_2_is_2_3)
+{
+	EXPECT_EQ(0, CHOOSE(NULL, 2, 0));
+	EXPECT_STREQ("2-3", self->m.out);
+	EXPECT_EQ(0, self->m.node);
+}
+
+TEST_F(no_numa, no_numa_sysfs, hugepages_go_to_the_global_pool)
+{
+	EXPECT_EQ(0, ne_hp_reserve(0, false, 64 * MiB, NULL));
+	EXPECT_STREQ("32", get(self->m.root, "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"));
+}
+
+/* ---- pool set: the module's parameter, through the fake kernel ---- */
+
+MACHINE(module, fake_kernel, .ncpu = 8, .tpc = 2, .nodes = 1, .mem_mib = { 4096 }, .module = true);
+
+static int pool_set_count(int count)
+{
+	struct ne_pool_req req = { .count = count };
 	struct ne_cpuset chosen;
 	int node;
 
-	ne_write_hook_set(fake_kernel);
-	CHECK(!ne_pool_set(&req, &chosen, &node) && !strcmp(get(root, NE_CPUS_PARAM), "2-3"),
-	      "pool set: --count 2 writes 2-3");
-	ne_cpus_errno = EPERM;
-	req.count = 4;
-	CHECK(ne_pool_set(&req, &chosen, &node) == -EPERM && !strcmp(get(root, NE_CPUS_PARAM), "2-3"),
-	      "pool set: EPERM (enclaves running) leaves the pool as it was");
-	ne_cpus_errno = 0;
-	req.count = 100;
-	CHECK(ne_pool_set(&req, &chosen, &node) == -EINVAL && !strcmp(get(root, NE_CPUS_PARAM), "2-3"),
-	      "pool set: an impossible request restores the old pool");
-	ne_write_hook_set(NULL);
-	drop_root(root);
-
-	root = new_root(&(struct layout){ .ncpu = 4, .tpc = 2, .nodes = 1, .mem_mib = { 64 } });
-	req.count = 2;
-	CHECK(ne_pool_set(&req, &chosen, &node) == -ENOENT, "pool set: module not loaded is ENOENT");
-	drop_root(root);
+	return ne_pool_set(&req, &chosen, &node);
 }
+
+#define POOL(m) get((m).root, NE_CPUS_PARAM)
+
+TEST_F(module, pool_set, count_2_writes_2_3)
+{
+	EXPECT_EQ(0, pool_set_count(2));
+	EXPECT_STREQ("2-3", POOL(self->m));
+}
+
+TEST_F(module, pool_set, eperm_leaves_the_pool_as_it_was)
+{
+	ASSERT_EQ(0, pool_set_count(2));
+	ne_cpus_errno = EPERM;		/* enclaves running */
+	EXPECT_RC(-EPERM, pool_set_count(4));
+	EXPECT_STREQ("2-3", POOL(self->m));
+}
+
+TEST_F(module, pool_set, impossible_request_restores_the_old_pool)
+{
+	ASSERT_EQ(0, pool_set_count(2));
+	EXPECT_RC(-EINVAL, pool_set_count(100));
+	EXPECT_STREQ("2-3", POOL(self->m));
+}
+
+MACHINE(no_module, NULL, .ncpu = 4, .tpc = 2, .nodes = 1, .mem_mib = { 64 });
+
+TEST_F(no_module, pool_set, module_not_loaded_is_enoent)
+{
+	EXPECT_RC(-ENOENT, pool_set_count(2));
+}
+
+/* ---- allocator.yaml ---- */
 
 static int config_from(const char *text, struct ne_config *cfg, char *err, size_t len)
 {
@@ -506,73 +826,156 @@ static int config_from(const char *text, struct ne_config *cfg, char *err, size_
 	return rc;
 }
 
-static void test_config(void)
+TEST(yaml, memory_and_cpu_count)
 {
 	struct ne_config c;
 	char err[512];
 
-	CHECK(!config_from("# comment\n---\nmemory_mib: 512\ncpu_count: 2\n", &c, err, sizeof(err)) &&
-	      c.memory_mib == 512 && c.cpu_count == 2 && !c.has_pool, "yaml: memory_mib + cpu_count");
-	CHECK(!config_from("memory_mib: 1024\ncpu_pool: 2-3,6-7\n", &c, err, sizeof(err)) &&
-	      !strcmp(c.cpu_pool, "2-3,6-7"), "yaml: memory_mib + cpu_pool");
-	CHECK(!config_from("memory_mib: \"512\"\ncpu_pool: '2'\n", &c, err, sizeof(err)),
-	      "yaml: quoted scalars accepted");
-	CHECK(config_from("memory_mib: 512\ncpu_count: \"2\n", &c, err, sizeof(err)) &&
-	      strstr(err, "not valid YAML"), "yaml: unterminated quote refused (%s)", err);
-	CHECK(config_from("memory_mib: 512\n\tcpu_count: 2\n", &c, err, sizeof(err)) &&
-	      strstr(err, ":2: not valid YAML"), "yaml: tab indentation refused with a line number (%s)", err);
-	CHECK(config_from("memory_mib: [512\n", &c, err, sizeof(err)), "yaml: unclosed list refused");
-	CHECK(config_from("memory_mib: 512\ncpu_cont: 2\n", &c, err, sizeof(err)) &&
-	      strstr(err, "unknown key 'cpu_cont'"), "yaml: unknown key refused (%s)", err);
-	CHECK(config_from("memory_mib: 512\ncpu_count: 2\ncpu_pool: 2-3\n", &c, err, sizeof(err)) &&
-	      strstr(err, "not both"), "yaml: cpu_count and cpu_pool together refused (%s)", err);
-	CHECK(config_from("cpu_count: 2\n", &c, err, sizeof(err)) && strstr(err, "memory_mib is missing"),
-	      "yaml: missing memory_mib refused");
-	CHECK(config_from("memory_mib: 512\n", &c, err, sizeof(err)) && strstr(err, "missing"),
-	      "yaml: missing cpu_count/cpu_pool refused");
-	CHECK(config_from("memory_mib: 511\ncpu_count: 2\n", &c, err, sizeof(err)) &&
-	      strstr(err, "multiple of 2"), "yaml: odd memory_mib refused");
-	CHECK(config_from("memory_mib: lots\ncpu_count: 2\n", &c, err, sizeof(err)) &&
-	      strstr(err, "whole number"), "yaml: non-numeric memory_mib refused");
-	CHECK(config_from("memory_mib: -2\ncpu_count: 2\n", &c, err, sizeof(err)),
-	      "yaml: negative memory_mib refused");
-	CHECK(config_from("memory_mib: 512\nmemory_mib: 512\ncpu_count: 2\n", &c, err, sizeof(err)) &&
-	      strstr(err, "twice"), "yaml: repeated key refused");
-	CHECK(config_from("memory_mib: 512\ncpu_count: [1, 2]\n", &c, err, sizeof(err)) &&
-	      strstr(err, "not a list"), "yaml: list value refused (%s)", err);
-	CHECK(config_from("memory_mib: {a: 1}\ncpu_count: 2\n", &c, err, sizeof(err)) &&
-	      strstr(err, "nested"), "yaml: nested mapping refused (%s)", err);
-	CHECK(config_from("", &c, err, sizeof(err)) && strstr(err, "missing"), "yaml: empty file refused");
-	CHECK(config_from("memory_mib: 512\ncpu_pool: 2-x\n", &c, err, sizeof(err)) &&
-	      strstr(err, "CPU list"), "yaml: bad cpu_pool refused");
-	CHECK(ne_config_load("/nonexistent/allocator.yaml", &c, err, sizeof(err)) == -ENOENT &&
-	      strstr(err, "cannot open"), "yaml: missing file reported");
+	ASSERT_EQ(0, config_from("# comment\n---\nmemory_mib: 512\ncpu_count: 2\n", &c, err, sizeof(err)),
+		  "%s", err);
+	EXPECT_EQ(512, c.memory_mib);
+	EXPECT_EQ(2, c.cpu_count);
+	EXPECT_FALSE(c.has_pool);
 }
 
-static void test_errors(void)
+TEST(yaml, memory_and_cpu_pool)
 {
-	int e, good = 1;
+	struct ne_config c;
+	char err[512];
 
-	for (e = NE_ERR_VCPU_ALREADY_USED; e <= NE_ERR_INVALID_ENCLAVE_CID; e++) {
+	ASSERT_EQ(0, config_from("memory_mib: 1024\ncpu_pool: 2-3,6-7\n", &c, err, sizeof(err)), "%s", err);
+	EXPECT_STREQ("2-3,6-7", c.cpu_pool);
+}
+
+TEST(yaml, quoted_scalars_accepted)
+{
+	struct ne_config c;
+	char err[512];
+
+	EXPECT_EQ(0, config_from("memory_mib: \"512\"\ncpu_pool: '2'\n", &c, err, sizeof(err)), "%s", err);
+}
+
+TEST(yaml, missing_file_reported)
+{
+	struct ne_config c;
+	char err[512];
+
+	EXPECT_RC(-ENOENT, ne_config_load("/nonexistent/allocator.yaml", &c, err, sizeof(err)));
+	EXPECT_SUBSTR(err, "cannot open");
+}
+
+/* Files nectl refuses, each with the words its message must have. */
+FIXTURE(bad_yaml) {
+	struct ne_config c;
+	char err[512];
+};
+
+FIXTURE_VARIANT(bad_yaml) {
+	const char *text;
+	const char *why;
+};
+
+FIXTURE_VARIANT_ADD(bad_yaml, unterminated_quote) {
+	.text = "memory_mib: 512\ncpu_count: \"2\n", .why = "not valid YAML",
+};
+FIXTURE_VARIANT_ADD(bad_yaml, tab_indentation) {
+	.text = "memory_mib: 512\n\tcpu_count: 2\n", .why = ":2: not valid YAML",
+};
+FIXTURE_VARIANT_ADD(bad_yaml, unclosed_list) {
+	.text = "memory_mib: [512\n", .why = "",
+};
+FIXTURE_VARIANT_ADD(bad_yaml, unknown_key) {
+	.text = "memory_mib: 512\ncpu_cont: 2\n", .why = "unknown key 'cpu_cont'",
+};
+FIXTURE_VARIANT_ADD(bad_yaml, cpu_count_and_cpu_pool) {
+	.text = "memory_mib: 512\ncpu_count: 2\ncpu_pool: 2-3\n", .why = "not both",
+};
+FIXTURE_VARIANT_ADD(bad_yaml, no_memory_mib) {
+	.text = "cpu_count: 2\n", .why = "memory_mib is missing",
+};
+FIXTURE_VARIANT_ADD(bad_yaml, no_cpu_count_or_pool) {
+	.text = "memory_mib: 512\n", .why = "missing",
+};
+FIXTURE_VARIANT_ADD(bad_yaml, odd_memory_mib) {
+	.text = "memory_mib: 511\ncpu_count: 2\n", .why = "multiple of 2",
+};
+FIXTURE_VARIANT_ADD(bad_yaml, non_numeric_memory_mib) {
+	.text = "memory_mib: lots\ncpu_count: 2\n", .why = "whole number",
+};
+FIXTURE_VARIANT_ADD(bad_yaml, negative_memory_mib) {
+	.text = "memory_mib: -2\ncpu_count: 2\n", .why = "",
+};
+FIXTURE_VARIANT_ADD(bad_yaml, repeated_key) {
+	.text = "memory_mib: 512\nmemory_mib: 512\ncpu_count: 2\n", .why = "twice",
+};
+FIXTURE_VARIANT_ADD(bad_yaml, list_value) {
+	.text = "memory_mib: 512\ncpu_count: [1, 2]\n", .why = "not a list",
+};
+FIXTURE_VARIANT_ADD(bad_yaml, nested_mapping) {
+	.text = "memory_mib: {a: 1}\ncpu_count: 2\n", .why = "nested",
+};
+FIXTURE_VARIANT_ADD(bad_yaml, empty_file) {
+	.text = "", .why = "missing",
+};
+FIXTURE_VARIANT_ADD(bad_yaml, bad_cpu_pool) {
+	.text = "memory_mib: 512\ncpu_pool: 2-x\n", .why = "CPU list",
+};
+
+FIXTURE_SETUP(bad_yaml)
+{
+}
+
+FIXTURE_TEARDOWN(bad_yaml)
+{
+}
+
+FIXTURE_REGISTER(bad_yaml);
+
+TEST_F(bad_yaml, yaml, refused)
+{
+	EXPECT_NE(0, config_from(variant->text, &self->c, self->err, sizeof(self->err)));
+	EXPECT_SUBSTR(self->err, variant->why);
+}
+
+/* ---- error text ---- */
+
+TEST(errors, every_ne_err_has_a_sentence_with_a_fix)
+{
+	for (int e = NE_ERR_VCPU_ALREADY_USED; e <= NE_ERR_INVALID_ENCLAVE_CID; e++) {
 		const char *s = ne_err_sentence(e);
 
-		if (!s || strstr(s, "Unknown error") || !strchr(s, ';')) {
-			printf("# NE error %d has no sentence naming a fix: %s\n", e, s ? s : "(none)");
-			good = 0;
-		}
+		EXPECT_TRUE(s && !strstr(s, "Unknown error") && strchr(s, ';'),
+			    "NE error %d: %s", e, s ? s : "(none)");
 	}
-	CHECK(good, "errors: all 20 NE_ERR_* values have a sentence with a fix");
-	CHECK(strstr(ne_err_sentence(NE_ERR_NO_CPUS_AVAIL_IN_POOL), "nectl pool set"),
-	      "errors: empty pool names 'nectl pool set'");
-	CHECK(strstr(ne_err_sentence(NE_ERR_MEM_NOT_HUGE_PAGE), "hugepages reserve"),
-	      "errors: non-hugepage memory names 'hugepages reserve'");
-	CHECK(strstr(ne_err_sentence(-NE_ERR_FULL_CORES_NOT_USED), "whole cores"),
-	      "errors: negated values work too");
-	CHECK(strstr(ne_err_sentence(ENOENT), "not an enclave-enabled instance"),
-	      "errors: ENOENT on the device explains the missing device");
-	CHECK(ne_heartbeat_timeout_ms(2 * GiB) == 60000 && ne_heartbeat_timeout_ms(6 * GiB) == 60000 &&
-	      ne_heartbeat_timeout_ms(6 * GiB + 1) == 120000 && ne_heartbeat_timeout_ms(10 * GiB) == 120000 &&
-	      ne_heartbeat_timeout_ms(0) == 60000, "heartbeat: one minute per started 6 GiB of image");
+}
+
+TEST(errors, empty_pool_names_pool_set)
+{
+	EXPECT_SUBSTR(ne_err_sentence(NE_ERR_NO_CPUS_AVAIL_IN_POOL), "nectl pool set");
+}
+
+TEST(errors, non_hugepage_memory_names_hugepages_reserve)
+{
+	EXPECT_SUBSTR(ne_err_sentence(NE_ERR_MEM_NOT_HUGE_PAGE), "hugepages reserve");
+}
+
+TEST(errors, negated_values_work_too)
+{
+	EXPECT_SUBSTR(ne_err_sentence(-NE_ERR_FULL_CORES_NOT_USED), "whole cores");
+}
+
+TEST(errors, enoent_explains_the_missing_device)
+{
+	EXPECT_SUBSTR(ne_err_sentence(ENOENT), "not an enclave-enabled instance");
+}
+
+TEST(heartbeat, one_minute_per_started_6_gib_of_image)
+{
+	EXPECT_EQ(60000, ne_heartbeat_timeout_ms(2 * GiB));
+	EXPECT_EQ(60000, ne_heartbeat_timeout_ms(6 * GiB));
+	EXPECT_EQ(120000, ne_heartbeat_timeout_ms(6 * GiB + 1));
+	EXPECT_EQ(120000, ne_heartbeat_timeout_ms(10 * GiB));
+	EXPECT_EQ(60000, ne_heartbeat_timeout_ms(0));
 }
 
 /* ---- EIF ---- */
@@ -661,277 +1064,499 @@ static void two_kernels(uint8_t *b, size_t n)
 	b[NE_EIF_HDR_SIZE + 12 + 300000 + 1] = NE_EIF_KERNEL;	/* the cmdline */
 }
 
-static void test_eif(void)
-{
-	static const char *const pcr_want[3] = {
-		"c82734608dcc834b5fdcf22348dd76e327b22cd56f14a8a6d9af8151fd4dce6fcc7986b2828fdc45f6dfc1c9ed2969f9",
-		"8c0155ba4d103db831930d5a3ccc90cce3417ce632380f766b4cc9b1af64284e78ccf0d892885ee24fc277adeff37b81",
-		"c313b7d46fff8dc19d6e60dbd817f577b8ff01dc3f932f241674d683261a4ce146a077277a9a21d61533c69cce8f1901",
-	};
-	static const char empty_pcr2[] =
-		"21b9efbc184807662e966d34f390821309eeac6802309798826296bf3e8bec7c10edb30948c90ba67310f7b964fc500a";
-	const char *cmdline = "console=ttyS0 init=/init";
-	const size_t ksz = 300000, r1sz = 1000, r2sz = 777;
-	char dir[] = "/tmp/nectl-eif-XXXXXX", kpath[4096], r1path[4096], r2path[4096];
-	char out[4096], err[1024], hex[2 * NE_SHA384_LEN + 1], longcmd[NE_EIF_CMDLINE_MAX + 2];
-	uint8_t *k = gen(ksz, 31, 7), *r1 = gen(r1sz, 13, 1), *r2 = gen(r2sz, 5, 3), *img;
-	const uint8_t *p;
-	struct ne_eif_build_opts o = { 0 };
+
+static const char *const pcr_want[3] = {
+	"c82734608dcc834b5fdcf22348dd76e327b22cd56f14a8a6d9af8151fd4dce6fcc7986b2828fdc45f6dfc1c9ed2969f9",
+	"8c0155ba4d103db831930d5a3ccc90cce3417ce632380f766b4cc9b1af64284e78ccf0d892885ee24fc277adeff37b81",
+	"c313b7d46fff8dc19d6e60dbd817f577b8ff01dc3f932f241674d683261a4ce146a077277a9a21d61533c69cce8f1901",
+};
+static const char empty_pcr2[] =
+	"21b9efbc184807662e966d34f390821309eeac6802309798826296bf3e8bec7c10edb30948c90ba67310f7b964fc500a";
+static const char cmdline[] = "console=ttyS0 init=/init";
+#define KSZ	((size_t)300000)
+#define R1SZ	((size_t)1000)
+#define R2SZ	((size_t)777)
+
+/* A kernel and two ramdisks in a fresh directory, built into test.eif. */
+struct eif {
+	char dir[32];
+	char kpath[4096], r1path[4096], r2path[4096], out[4096];
+	uint8_t *k, *r1, *r2;
+	struct ne_eif_build_opts o;
 	struct ne_eif_result res;
-	struct ne_eif_info *info = calloc(1, sizeof(*info));
-	uint64_t off, sizes[5], want_off;
-	size_t len, olen;
-	int i, rc, good;
-	uLong crc;
+	struct ne_eif_info *info;
+	uint8_t *img;		/* the built file */
+	size_t len;
+	char err[1024];
+};
 
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
-		exit(2);
-	}
+static void eif_up(struct th_ctx *_th, struct eif *e)
+{
+	int rc;
+
+	snprintf(e->dir, sizeof(e->dir), "/tmp/nectl-eif-XXXXXX");
+	ASSERT_TRUE(mkdtemp(e->dir));
 	setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
-	snprintf(kpath, sizeof(kpath), "%s/vmlinuz", dir);
-	snprintf(r1path, sizeof(r1path), "%s/boot.cpio", dir);
-	snprintf(r2path, sizeof(r2path), "%s/app.cpio", dir);
-	snprintf(out, sizeof(out), "%s/test.eif", dir);
-	put_bytes(kpath, k, ksz);
-	put_bytes(r1path, r1, r1sz);
-	put_bytes(r2path, r2, r2sz);
+	snprintf(e->kpath, sizeof(e->kpath), "%s/vmlinuz", e->dir);
+	snprintf(e->r1path, sizeof(e->r1path), "%s/boot.cpio", e->dir);
+	snprintf(e->r2path, sizeof(e->r2path), "%s/app.cpio", e->dir);
+	snprintf(e->out, sizeof(e->out), "%s/test.eif", e->dir);
+	e->k = gen(KSZ, 31, 7);
+	e->r1 = gen(R1SZ, 13, 1);
+	e->r2 = gen(R2SZ, 5, 3);
+	e->info = calloc(1, sizeof(*e->info));
+	ASSERT_TRUE(e->k && e->r1 && e->r2 && e->info);
+	put_bytes(e->kpath, e->k, KSZ);
+	put_bytes(e->r1path, e->r1, R1SZ);
+	put_bytes(e->r2path, e->r2, R2SZ);
 
-	o.kernel = kpath;
-	o.ramdisks[0] = r1path;
-	o.ramdisks[1] = r2path;
-	o.nr_ramdisks = 2;
-	o.cmdline = cmdline;
-	o.output = out;
-	o.mem_mib = 512;
-	o.cpus = 4;
-	rc = ne_eif_build(&o, &res, err, sizeof(err));
-	CHECK(rc == 0, "eif: build from a kernel and two ramdisks (%s)", rc ? err : "ok");
-	img = slurp(out, &len);
-	CHECK(img && len == res.size, "eif: the file is the size reported (%zu)", len);
-	if (!img || len < NE_EIF_HDR_SIZE) {
-		free(img);
-		goto done;
-	}
-	/* Every header field at its documented offset, read independently. */
-	CHECK(!memcmp(img, ".eif", 4), "eif: magic .eif");
-	CHECK(be(img + 4, 2) == 4, "eif: version 4");
-	CHECK(be(img + 6, 2) == 0, "eif: flags 0 (x86_64)");
-	CHECK(be(img + 8, 8) == 512ull << 20, "eif: default_mem is 512 MiB in bytes");
-	CHECK(be(img + 16, 8) == 4, "eif: default_cpus 4");
-	CHECK(be(img + 24, 2) == 0, "eif: reserved 0");
-	CHECK(be(img + 26, 2) == 5, "eif: 5 sections");
-	CHECK(be(img + 540, 4) == 0, "eif: unused 0");
-	sizes[0] = ksz;
+	e->o.kernel = e->kpath;
+	e->o.ramdisks[0] = e->r1path;
+	e->o.ramdisks[1] = e->r2path;
+	e->o.nr_ramdisks = 2;
+	e->o.cmdline = cmdline;
+	e->o.output = e->out;
+	e->o.mem_mib = 512;
+	e->o.cpus = 4;
+	rc = ne_eif_build(&e->o, &e->res, e->err, sizeof(e->err));
+	ASSERT_EQ(0, rc, "build from a kernel and two ramdisks: %s", e->err);
+	e->img = slurp(e->out, &e->len);
+	ASSERT_TRUE(e->img && e->len >= NE_EIF_HDR_SIZE);
+}
+
+/* Every build, good or refused, leaves no temporary file behind. */
+static void eif_down(struct th_ctx *_th, struct eif *e)
+{
+	char cmd[4200];
+
+	snprintf(cmd, sizeof(cmd), "ls -A %s | grep -q tmp-", e->dir);
+	EXPECT_NE(0, system(cmd), "a temporary file was left in %s", e->dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", e->dir);
+	if (system(cmd))
+		TH_LOG("could not remove %s", e->dir);
+	unsetenv("SOURCE_DATE_EPOCH");
+	free(e->img);
+	free(e->info);
+	free(e->k);
+	free(e->r1);
+	free(e->r2);
+}
+
+FIXTURE(eif) {
+	struct eif e;
+};
+
+FIXTURE_SETUP(eif)
+{
+	eif_up(_th, &self->e);
+}
+
+FIXTURE_TEARDOWN(eif)
+{
+	eif_down(_th, &self->e);
+}
+
+FIXTURE_REGISTER(eif);
+
+/* The section sizes: kernel, cmdline, metadata (from the header), ramdisks. */
+static void section_sizes(const struct eif *e, uint64_t sizes[5])
+{
+	sizes[0] = KSZ;
 	sizes[1] = strlen(cmdline);
-	sizes[2] = 0;
-	sizes[3] = r1sz;
-	sizes[4] = r2sz;
-	want_off = NE_EIF_HDR_SIZE;
-	good = 1;
-	for (i = 0; i < 5; i++) {
-		if (i == 2)	/* metadata: its size from the header */
-			sizes[2] = be(img + 284 + 8 * 2, 8);
-		if (be(img + 28 + 8 * i, 8) != want_off || be(img + 284 + 8 * i, 8) != sizes[i])
-			good = 0;
+	sizes[2] = be(e->img + 284 + 8 * 2, 8);
+	sizes[3] = R1SZ;
+	sizes[4] = R2SZ;
+}
+
+TEST_F(eif, eif, file_is_the_size_reported)
+{
+	EXPECT_EQ(self->e.res.size, self->e.len);
+}
+
+/* Every header field at its documented offset, read independently. */
+TEST_F(eif, eif, header_fields)
+{
+	const uint8_t *img = self->e.img;
+
+	EXPECT_EQ(0, memcmp(img, ".eif", 4), "magic .eif");
+	EXPECT_EQ(4, be(img + 4, 2), "version");
+	EXPECT_EQ(0, be(img + 6, 2), "flags (x86_64)");
+	EXPECT_EQ(512ull << 20, be(img + 8, 8), "default_mem: 512 MiB in bytes");
+	EXPECT_EQ(4, be(img + 16, 8), "default_cpus");
+	EXPECT_EQ(0, be(img + 24, 2), "reserved");
+	EXPECT_EQ(5, be(img + 26, 2), "sections");
+	EXPECT_EQ(0, be(img + 540, 4), "unused");
+}
+
+TEST_F(eif, eif, sections_contiguous_from_548_with_exact_sizes)
+{
+	uint64_t sizes[5], want_off = NE_EIF_HDR_SIZE;
+
+	section_sizes(&self->e, sizes);
+	for (int i = 0; i < 5; i++) {
+		EXPECT_EQ(want_off, be(self->e.img + 28 + 8 * i, 8), "offset of section %d", i);
+		EXPECT_EQ(sizes[i], be(self->e.img + 284 + 8 * i, 8), "size of section %d", i);
 		want_off += 12 + sizes[i];
 	}
-	CHECK(good && want_off == len, "eif: offsets contiguous from 548, sizes exact, length = last end");
-	for (good = 1, i = 5; i < NE_EIF_MAX_SECTIONS; i++)
-		if (be(img + 28 + 8 * i, 8) || be(img + 284 + 8 * i, 8))
-			good = 0;
-	CHECK(good, "eif: unused section slots are zero");
-	/* Section headers and data, byte for byte. */
-	{
-		static const unsigned int types[5] = { 1, 2, 5, 3, 3 };
-		const void *data[5] = { k, cmdline, NULL, r1, r2 };
+	EXPECT_EQ(want_off, self->e.len, "the length is the last section's end");
+}
 
-		for (good = 1, off = NE_EIF_HDR_SIZE, i = 0; i < 5; i++) {
-			p = img + off;
-			if (be(p, 2) != types[i] || be(p + 2, 2) != 0 || be(p + 4, 8) != sizes[i] ||
-			    (data[i] && memcmp(p + 12, data[i], sizes[i])))
-				good = 0;
-			off += 12 + sizes[i];
-		}
-		CHECK(good, "eif: section headers (kernel, cmdline, metadata, ramdisk, ramdisk) and data byte for byte");
-		p = img + NE_EIF_HDR_SIZE + 12 + ksz + 12 + sizes[1] + 12;
-		CHECK(sizes[2] > 2 && p[0] == '{' && p[sizes[2] - 1] == '}' &&
-		      !memcmp(p, "{\"ImageName\":\"test\"", 19) &&
-		      memmem(p, sizes[2], "\"BuildTime\":\"2023-11-14T22:13:20+00:00\"", 39) &&
-		      memmem(p, sizes[2], "\"BuildMetadata\":{", 17) &&
-		      memmem(p, sizes[2], "\"DockerInfo\":{}", 15) &&
-		      memmem(p, sizes[2], "\"CustomMetadata\":{}", 19),
-		      "eif: metadata JSON has nitro-cli's keys and SOURCE_DATE_EPOCH's time");
-		CHECK(!memchr(img + NE_EIF_HDR_SIZE + 12 + ksz + 12, 0, sizes[1]),
-		      "eif: cmdline has no NUL");
+TEST_F(eif, eif, unused_section_slots_are_zero)
+{
+	for (int i = 5; i < NE_EIF_MAX_SECTIONS; i++) {
+		EXPECT_EQ(0, be(self->e.img + 28 + 8 * i, 8), "offset %d", i);
+		EXPECT_EQ(0, be(self->e.img + 284 + 8 * i, 8), "size %d", i);
 	}
-	/* CRC computed in one go over the contiguous file, crc field skipped. */
-	crc = crc32(0L, Z_NULL, 0);
-	crc = crc32(crc, img, 544);
-	crc = crc32(crc, img + NE_EIF_HDR_SIZE, len - NE_EIF_HDR_SIZE);
-	CHECK(be(img + 544, 4) == crc && res.crc == crc, "eif: CRC field = zlib crc32 (0x%08lx)", crc);
-	for (good = 1, i = 0; i < 3; i++) {
-		ne_eif_hex(res.pcr[i], NE_SHA384_LEN, hex);
-		if (strcmp(hex, pcr_want[i])) {
-			printf("# build PCR%d %s, want %s\n", i, hex, pcr_want[i]);
-			good = 0;
-		}
+}
+
+/* Section headers (kernel, cmdline, metadata, ramdisk, ramdisk) and data, byte for byte. */
+TEST_F(eif, eif, section_headers_and_data)
+{
+	static const unsigned int types[5] = { 1, 2, 5, 3, 3 };
+	const void *data[5] = { self->e.k, cmdline, NULL, self->e.r1, self->e.r2 };
+	uint64_t sizes[5], off = NE_EIF_HDR_SIZE;
+	const uint8_t *p;
+
+	section_sizes(&self->e, sizes);
+	for (int i = 0; i < 5; i++) {
+		p = self->e.img + off;
+		EXPECT_EQ(types[i], be(p, 2), "type of section %d", i);
+		EXPECT_EQ(0, be(p + 2, 2), "flags of section %d", i);
+		EXPECT_EQ(sizes[i], be(p + 4, 8), "size of section %d", i);
+		if (data[i])
+			EXPECT_EQ(0, memcmp(p + 12, data[i], sizes[i]), "data of section %d", i);
+		off += 12 + sizes[i];
 	}
-	CHECK(good, "eif: build PCR0-2 match known answers (python hashlib)");
+}
 
-	rc = ne_eif_read(out, info, err, sizeof(err));
-	CHECK(rc == 0 && info->crc_ok, "eif: reads back, CRC verifies (%s)", rc ? err : "ok");
-	CHECK(info->hdr.version == 4 && info->hdr.flags == 0 &&
-	      info->hdr.default_mem == 512 * MiB && info->hdr.default_cpus == 4 &&
-	      info->hdr.nr_sections == 5 && info->nr_ramdisks == 2 && !info->has_signature,
-	      "eif: parsed header fields");
-	CHECK(info->sec[0].type == NE_EIF_KERNEL && info->sec[0].offset == 548 &&
-	      info->sec[0].size == ksz && info->sec[4].type == NE_EIF_RAMDISK &&
-	      info->sec[4].size == r2sz && info->sec[4].offset + 12 + r2sz == len,
-	      "eif: parsed sections");
-	CHECK(info->cmdline.len == strlen(cmdline) && !strcmp(info->cmdline.s, cmdline),
-	      "eif: parsed cmdline");
-	for (good = 1, i = 0; i < 3; i++) {
-		ne_eif_hex(info->pcr[i], NE_SHA384_LEN, hex);
-		good &= !strcmp(hex, pcr_want[i]);
+TEST_F(eif, eif, metadata_json_has_nitro_cli_keys_and_build_time)
+{
+	uint64_t sizes[5];
+	const uint8_t *p = self->e.img + NE_EIF_HDR_SIZE + 12 + KSZ + 12 + strlen(cmdline) + 12;
+
+	section_sizes(&self->e, sizes);
+	ASSERT_GT(sizes[2], 2);
+	EXPECT_EQ('{', p[0]);
+	EXPECT_EQ('}', p[sizes[2] - 1]);
+	EXPECT_EQ(0, memcmp(p, "{\"ImageName\":\"test\"", 19));
+	EXPECT_TRUE(memmem(p, sizes[2], "\"BuildTime\":\"2023-11-14T22:13:20+00:00\"", 39),
+		    "SOURCE_DATE_EPOCH's time");
+	EXPECT_TRUE(memmem(p, sizes[2], "\"BuildMetadata\":{", 17));
+	EXPECT_TRUE(memmem(p, sizes[2], "\"DockerInfo\":{}", 15));
+	EXPECT_TRUE(memmem(p, sizes[2], "\"CustomMetadata\":{}", 19));
+}
+
+TEST_F(eif, eif, cmdline_has_no_nul)
+{
+	EXPECT_FALSE(memchr(self->e.img + NE_EIF_HDR_SIZE + 12 + KSZ + 12, 0, strlen(cmdline)));
+}
+
+/* CRC computed in one go over the contiguous file, crc field skipped. */
+TEST_F(eif, eif, crc_field_is_zlib_crc32)
+{
+	uLong crc = crc32(0L, Z_NULL, 0);
+
+	crc = crc32(crc, self->e.img, 544);
+	crc = crc32(crc, self->e.img + NE_EIF_HDR_SIZE, self->e.len - NE_EIF_HDR_SIZE);
+	EXPECT_EQ(crc, be(self->e.img + 544, 4));
+	EXPECT_EQ(crc, self->e.res.crc);
+}
+
+/* Known answers computed with python hashlib. */
+static void expect_pcrs(struct th_ctx *_th, uint8_t (*pcr)[NE_SHA384_LEN])
+{
+	char hex[2 * NE_SHA384_LEN + 1];
+
+	for (int i = 0; i < 3; i++) {
+		ne_eif_hex(pcr[i], NE_SHA384_LEN, hex);
+		EXPECT_STREQ(pcr_want[i], hex, "PCR%d", i);
 	}
-	CHECK(good, "eif: describe's PCR0-2 match known answers");
+}
 
-	/* Corrupt images: each refused with its own reason. */
-#define BAD(newlen, fn, want_rc, text, desc) do {				\
-	rc = read_variant(dir, img, len, newlen, fn, err, sizeof(err));		\
-	CHECK(rc == (want_rc) && strstr(err, text), "eif: %s refused (%s)", desc, err); \
-} while (0)
-	BAD(len, flip_kernel, -EBADMSG, "CRC mismatch", "a flipped kernel byte");
-	BAD(len, flip_cpus, -EBADMSG, "CRC mismatch", "a flipped header byte");
-	BAD(len, bad_magic, -EINVAL, "no .eif magic", "bad magic");
-	BAD(0, NULL, -EINVAL, "no .eif magic", "an empty file");
-	BAD(300, NULL, -EINVAL, "shorter than the 548-byte", "a file cut inside the header");
-	BAD(len - 100, NULL, -EINVAL, "truncated", "a file cut inside the last section");
-	BAD(len + 5, NULL, -EINVAL, "5 unexpected bytes", "trailing bytes");
-	BAD(len, count_33, -EINVAL, "at most 32", "33 sections");
-	BAD(len, count_0, -EINVAL, "no sections", "0 sections");
-	BAD(len, huge_offset, -EINVAL, "beyond the end", "an offset near 2^64");
-	BAD(len, huge_size, -EINVAL, "beyond the end", "a size of 2^64-1");
-	BAD(len, gap, -EINVAL, "contiguous", "a gap between sections");
-	BAD(len, in_header, -EINVAL, "inside the 548-byte header", "a section inside the header");
-	BAD(len, sec_size, -EINVAL, "its header says", "a section header size mismatch");
-	BAD(len, sec_type, -EINVAL, "unknown type 9", "section type 9");
-	BAD(len, two_kernels, -EINVAL, "second kernel", "two kernel sections");
-#undef BAD
+TEST_F(eif, eif, build_pcrs_match_known_answers)
+{
+	expect_pcrs(_th, self->e.res.pcr);
+}
 
-	/*
-	 * Metadata changed and a signature section appended, CRC fixed: a
-	 * valid image whose PCR0-2 must not move (neither is measured).
-	 */
-	{
-		static const uint8_t sig[] = "\x81\xa2not-a-real-cose-signature";
-		uint8_t *b = malloc(len + 12 + sizeof(sig));
-		size_t meta = NE_EIF_HDR_SIZE + 12 + ksz + 12 + strlen(cmdline) + 12;
-		char path[4096];
-		uLong c;
+TEST_F(eif, eif, reads_back_and_crc_verifies)
+{
+	ASSERT_EQ(0, ne_eif_read(self->e.out, self->e.info, self->e.err, sizeof(self->e.err)),
+		  "%s", self->e.err);
+	EXPECT_TRUE(self->e.info->crc_ok);
+}
 
-		memcpy(b, img, len);
-		b[meta + 2] = 'X';		/* "{\"XmageName..." */
-		b[27] = 6;
-		for (i = 0; i < 8; i++) {
-			b[28 + 8 * 5 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
-			b[284 + 8 * 5 + i] = (uint8_t)((uint64_t)sizeof(sig) >> (56 - 8 * i));
-		}
-		memset(b + len, 0, 12);
-		b[len + 1] = NE_EIF_SIGNATURE;
-		b[len + 11] = sizeof(sig);
-		memcpy(b + len + 12, sig, sizeof(sig));
-		c = crc32(crc32(0L, Z_NULL, 0), b, 544);
-		c = crc32(c, b + NE_EIF_HDR_SIZE, len + 12 + sizeof(sig) - NE_EIF_HDR_SIZE);
-		for (i = 0; i < 4; i++)
-			b[544 + i] = (uint8_t)(c >> (24 - 8 * i));
-		snprintf(path, sizeof(path), "%s/signed.eif", dir);
-		put_bytes(path, b, len + 12 + sizeof(sig));
-		free(b);
-		rc = ne_eif_read(path, info, err, sizeof(err));
-		for (good = !rc && info->has_signature && info->hdr.nr_sections == 6, i = 0;
-		     good && i < 3; i++) {
-			ne_eif_hex(info->pcr[i], NE_SHA384_LEN, hex);
-			good = !strcmp(hex, pcr_want[i]);
-		}
-		CHECK(good, "eif: metadata and signature sections are not measured (%s)",
-		      rc ? err : "ok");
+TEST_F(eif, eif, parsed_header_fields)
+{
+	const struct ne_eif_info *info = self->e.info;
+
+	ASSERT_EQ(0, ne_eif_read(self->e.out, self->e.info, self->e.err, sizeof(self->e.err)));
+	EXPECT_EQ(4, info->hdr.version);
+	EXPECT_EQ(0, info->hdr.flags);
+	EXPECT_EQ(512 * MiB, info->hdr.default_mem);
+	EXPECT_EQ(4, info->hdr.default_cpus);
+	EXPECT_EQ(5, info->hdr.nr_sections);
+	EXPECT_EQ(2, info->nr_ramdisks);
+	EXPECT_FALSE(info->has_signature);
+}
+
+TEST_F(eif, eif, parsed_sections)
+{
+	const struct ne_eif_info *info = self->e.info;
+
+	ASSERT_EQ(0, ne_eif_read(self->e.out, self->e.info, self->e.err, sizeof(self->e.err)));
+	EXPECT_EQ(NE_EIF_KERNEL, info->sec[0].type);
+	EXPECT_EQ(548, info->sec[0].offset);
+	EXPECT_EQ(KSZ, info->sec[0].size);
+	EXPECT_EQ(NE_EIF_RAMDISK, info->sec[4].type);
+	EXPECT_EQ(R2SZ, info->sec[4].size);
+	EXPECT_EQ(self->e.len, info->sec[4].offset + 12 + R2SZ, "the last section ends the file");
+}
+
+TEST_F(eif, eif, parsed_cmdline)
+{
+	ASSERT_EQ(0, ne_eif_read(self->e.out, self->e.info, self->e.err, sizeof(self->e.err)));
+	EXPECT_EQ(strlen(cmdline), self->e.info->cmdline.len);
+	EXPECT_STREQ(cmdline, self->e.info->cmdline.s);
+}
+
+TEST_F(eif, eif, describe_pcrs_match_known_answers)
+{
+	ASSERT_EQ(0, ne_eif_read(self->e.out, self->e.info, self->e.err, sizeof(self->e.err)));
+	expect_pcrs(_th, self->e.info->pcr);
+}
+
+/*
+ * Metadata changed and a signature section appended, CRC fixed: a valid
+ * image whose PCR0-2 must not move (neither is measured).
+ */
+TEST_F(eif, eif, metadata_and_signature_are_not_measured)
+{
+	static const uint8_t sig[] = "\x81\xa2not-a-real-cose-signature";
+	size_t len = self->e.len, meta = NE_EIF_HDR_SIZE + 12 + KSZ + 12 + strlen(cmdline) + 12;
+	uint8_t *b = malloc(len + 12 + sizeof(sig));
+	char path[4096];
+	uLong c;
+	int rc;
+
+	ASSERT_TRUE(b);
+	memcpy(b, self->e.img, len);
+	b[meta + 2] = 'X';		/* "{\"XmageName..." */
+	b[27] = 6;
+	for (int i = 0; i < 8; i++) {
+		b[28 + 8 * 5 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+		b[284 + 8 * 5 + i] = (uint8_t)((uint64_t)sizeof(sig) >> (56 - 8 * i));
 	}
-	free(img);
+	memset(b + len, 0, 12);
+	b[len + 1] = NE_EIF_SIGNATURE;
+	b[len + 11] = sizeof(sig);
+	memcpy(b + len + 12, sig, sizeof(sig));
+	c = crc32(crc32(0L, Z_NULL, 0), b, 544);
+	c = crc32(c, b + NE_EIF_HDR_SIZE, len + 12 + sizeof(sig) - NE_EIF_HDR_SIZE);
+	for (int i = 0; i < 4; i++)
+		b[544 + i] = (uint8_t)(c >> (24 - 8 * i));
+	snprintf(path, sizeof(path), "%s/signed.eif", self->e.dir);
+	put_bytes(path, b, len + 12 + sizeof(sig));
+	free(b);
+	rc = ne_eif_read(path, self->e.info, self->e.err, sizeof(self->e.err));
+	ASSERT_EQ(0, rc, "%s", self->e.err);
+	EXPECT_TRUE(self->e.info->has_signature);
+	EXPECT_EQ(6, self->e.info->hdr.nr_sections);
+	expect_pcrs(_th, self->e.info->pcr);
+}
 
-	/* One ramdisk: PCR2 measures nothing. */
-	o.nr_ramdisks = 1;
-	o.aarch64 = true;
-	rc = ne_eif_build(&o, &res, err, sizeof(err));
-	ne_eif_hex(res.pcr[2], NE_SHA384_LEN, hex);
-	CHECK(!rc && !strcmp(hex, empty_pcr2), "eif: one ramdisk gives PCR2 = extend(SHA-384 of nothing)");
-	rc = ne_eif_read(out, info, err, sizeof(err));
-	CHECK(!rc && info->hdr.flags == NE_EIF_FLAG_AARCH64 && info->hdr.nr_sections == 4,
-	      "eif: --arch aarch64 sets flag bit 0");
+/* One ramdisk, built for aarch64. */
+static int build_one_ramdisk_aarch64(struct eif *e)
+{
+	e->o.nr_ramdisks = 1;
+	e->o.aarch64 = true;
+	return ne_eif_build(&e->o, &e->res, e->err, sizeof(e->err));
+}
 
-	/* Refused builds, and the previous output is left as it was. */
-	img = slurp(out, &olen);
-#define BADBUILD(want_rc, text, desc) do {					\
-	rc = ne_eif_build(&o, &res, err, sizeof(err));				\
-	CHECK(rc == (want_rc) && strstr(err, text), "eif: build refuses %s (%s)", desc, err); \
-} while (0)
-	o.kernel = NULL;
-	BADBUILD(-EINVAL, "no kernel", "no kernel");
-	o.kernel = "/nonexistent/vmlinuz";
-	BADBUILD(-ENOENT, "cannot read kernel /nonexistent/vmlinuz", "a missing kernel file");
-	o.kernel = dir;
-	BADBUILD(-EINVAL, "not a regular file", "a directory as kernel");
-	o.kernel = kpath;
-	o.nr_ramdisks = 0;
-	BADBUILD(-EINVAL, "no initrd", "no initrd");
-	o.nr_ramdisks = NE_EIF_MAX_RAMDISKS + 1;
-	BADBUILD(-E2BIG, "too many", "30 initrds");
-	o.nr_ramdisks = 2;
-	o.ramdisks[1] = "/nonexistent/app.cpio";
-	BADBUILD(-ENOENT, "cannot read ramdisk", "a missing initrd file");
-	o.ramdisks[1] = r2path;
+TEST_F(eif, eif, one_ramdisk_gives_pcr2_of_nothing)
+{
+	char hex[2 * NE_SHA384_LEN + 1];
+
+	ASSERT_EQ(0, build_one_ramdisk_aarch64(&self->e), "%s", self->e.err);
+	ne_eif_hex(self->e.res.pcr[2], NE_SHA384_LEN, hex);
+	EXPECT_STREQ(empty_pcr2, hex, "extend(SHA-384 of nothing)");
+}
+
+TEST_F(eif, eif, arch_aarch64_sets_flag_bit_0)
+{
+	ASSERT_EQ(0, build_one_ramdisk_aarch64(&self->e), "%s", self->e.err);
+	ASSERT_EQ(0, ne_eif_read(self->e.out, self->e.info, self->e.err, sizeof(self->e.err)));
+	EXPECT_EQ(NE_EIF_FLAG_AARCH64, self->e.info->hdr.flags);
+	EXPECT_EQ(4, self->e.info->hdr.nr_sections);
+}
+
+TEST_F(eif, eif, cmdline_of_2047_bytes_accepted)
+{
+	char longcmd[NE_EIF_CMDLINE_MAX + 1];
+
+	memset(longcmd, 'a', NE_EIF_CMDLINE_MAX);
+	longcmd[NE_EIF_CMDLINE_MAX] = '\0';
+	self->e.o.cmdline = longcmd;
+	ASSERT_EQ(0, ne_eif_build(&self->e.o, &self->e.res, self->e.err, sizeof(self->e.err)),
+		  "%s", self->e.err);
+	ASSERT_EQ(0, ne_eif_read(self->e.out, self->e.info, self->e.err, sizeof(self->e.err)));
+	EXPECT_EQ(NE_EIF_CMDLINE_MAX, self->e.info->cmdline.len);
+}
+
+/* A refused build says why, and leaves the existing output as it was. */
+static void refused(struct th_ctx *_th, struct eif *e, int want_rc, const char *text)
+{
+	size_t len;
+	uint8_t *now;
+
+	EXPECT_RC(want_rc, ne_eif_build(&e->o, &e->res, e->err, sizeof(e->err)));
+	EXPECT_SUBSTR(e->err, text);
+	now = slurp(e->out, &len);
+	EXPECT_TRUE(now && len == e->len && !memcmp(now, e->img, len),
+		    "the existing output was changed");
+	free(now);
+}
+
+TEST_F(eif, eif_build_refuses, no_kernel)
+{
+	self->e.o.kernel = NULL;
+	refused(_th, &self->e, -EINVAL, "no kernel");
+}
+
+TEST_F(eif, eif_build_refuses, missing_kernel_file)
+{
+	self->e.o.kernel = "/nonexistent/vmlinuz";
+	refused(_th, &self->e, -ENOENT, "cannot read kernel /nonexistent/vmlinuz");
+}
+
+TEST_F(eif, eif_build_refuses, directory_as_kernel)
+{
+	self->e.o.kernel = self->e.dir;
+	refused(_th, &self->e, -EINVAL, "not a regular file");
+}
+
+TEST_F(eif, eif_build_refuses, no_initrd)
+{
+	self->e.o.nr_ramdisks = 0;
+	refused(_th, &self->e, -EINVAL, "no initrd");
+}
+
+TEST_F(eif, eif_build_refuses, too_many_initrds)
+{
+	self->e.o.nr_ramdisks = NE_EIF_MAX_RAMDISKS + 1;
+	refused(_th, &self->e, -E2BIG, "too many");
+}
+
+TEST_F(eif, eif_build_refuses, missing_initrd_file)
+{
+	self->e.o.ramdisks[1] = "/nonexistent/app.cpio";
+	refused(_th, &self->e, -ENOENT, "cannot read ramdisk");
+}
+
+TEST_F(eif, eif_build_refuses, cmdline_of_2048_bytes)
+{
+	char longcmd[NE_EIF_CMDLINE_MAX + 2];
+
 	memset(longcmd, 'a', NE_EIF_CMDLINE_MAX + 1);
 	longcmd[NE_EIF_CMDLINE_MAX + 1] = '\0';
-	o.cmdline = longcmd;
-	BADBUILD(-E2BIG, "limit is 2047", "a 2048-byte cmdline");
-	o.mem_mib = 16;
-	o.cmdline = cmdline;
-	BADBUILD(-EINVAL, "outside", "16 MiB of default memory");
-	o.mem_mib = 512;
-	o.output = "/nonexistent/dir/x.eif";
-	BADBUILD(-ENOENT, "cannot write /nonexistent/dir/x.eif", "an output in a missing directory");
-	o.output = out;
-#undef BADBUILD
-	{
-		size_t nlen;
-		uint8_t *now = slurp(out, &nlen);
+	self->e.o.cmdline = longcmd;
+	refused(_th, &self->e, -E2BIG, "limit is 2047");
+}
 
-		CHECK(img && now && nlen == olen && !memcmp(img, now, olen),
-		      "eif: failed builds left the existing output untouched");
-		free(now);
-	}
-	free(img);
-	longcmd[NE_EIF_CMDLINE_MAX] = '\0';
-	o.cmdline = longcmd;
-	rc = ne_eif_build(&o, &res, err, sizeof(err));
-	CHECK(!rc && !ne_eif_read(out, info, err, sizeof(err)) &&
-	      info->cmdline.len == NE_EIF_CMDLINE_MAX, "eif: a 2047-byte cmdline is accepted");
-done:
-	{
-		char cmd[4200];
+TEST_F(eif, eif_build_refuses, 16_mib_of_default_memory)
+{
+	self->e.o.mem_mib = 16;
+	refused(_th, &self->e, -EINVAL, "outside");
+}
 
-		snprintf(cmd, sizeof(cmd), "ls -A %s | grep -q tmp-", dir);
-		CHECK(system(cmd) != 0, "eif: no temporary file left behind");
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-		if (system(cmd))
-			printf("# could not remove %s\n", dir);
-	}
-	unsetenv("SOURCE_DATE_EPOCH");
-	free(info);
-	free(k);
-	free(r1);
-	free(r2);
+TEST_F(eif, eif_build_refuses, output_in_a_missing_directory)
+{
+	self->e.o.output = "/nonexistent/dir/x.eif";
+	refused(_th, &self->e, -ENOENT, "cannot write /nonexistent/dir/x.eif");
+}
+
+/* Corrupt copies of the built image: each refused with its own reason. */
+FIXTURE(corrupt) {
+	struct eif e;
+};
+
+FIXTURE_VARIANT(corrupt) {
+	void (*patch)(uint8_t *buf, size_t len);
+	bool absolute;		/* len is the corrupt file's length, else added to it */
+	long len;
+	int rc;
+	const char *why;
+};
+
+FIXTURE_VARIANT_ADD(corrupt, flipped_kernel_byte) {
+	.patch = flip_kernel, .rc = -EBADMSG, .why = "CRC mismatch",
+};
+FIXTURE_VARIANT_ADD(corrupt, flipped_header_byte) {
+	.patch = flip_cpus, .rc = -EBADMSG, .why = "CRC mismatch",
+};
+FIXTURE_VARIANT_ADD(corrupt, bad_magic) {
+	.patch = bad_magic, .rc = -EINVAL, .why = "no .eif magic",
+};
+FIXTURE_VARIANT_ADD(corrupt, empty_file) {
+	.absolute = true, .len = 0, .rc = -EINVAL, .why = "no .eif magic",
+};
+FIXTURE_VARIANT_ADD(corrupt, cut_inside_the_header) {
+	.absolute = true, .len = 300, .rc = -EINVAL, .why = "shorter than the 548-byte",
+};
+FIXTURE_VARIANT_ADD(corrupt, cut_inside_the_last_section) {
+	.len = -100, .rc = -EINVAL, .why = "truncated",
+};
+FIXTURE_VARIANT_ADD(corrupt, trailing_bytes) {
+	.len = 5, .rc = -EINVAL, .why = "5 unexpected bytes",
+};
+FIXTURE_VARIANT_ADD(corrupt, 33_sections) {
+	.patch = count_33, .rc = -EINVAL, .why = "at most 32",
+};
+FIXTURE_VARIANT_ADD(corrupt, 0_sections) {
+	.patch = count_0, .rc = -EINVAL, .why = "no sections",
+};
+FIXTURE_VARIANT_ADD(corrupt, offset_near_2_64) {
+	.patch = huge_offset, .rc = -EINVAL, .why = "beyond the end",
+};
+FIXTURE_VARIANT_ADD(corrupt, size_of_2_64_minus_1) {
+	.patch = huge_size, .rc = -EINVAL, .why = "beyond the end",
+};
+FIXTURE_VARIANT_ADD(corrupt, gap_between_sections) {
+	.patch = gap, .rc = -EINVAL, .why = "contiguous",
+};
+FIXTURE_VARIANT_ADD(corrupt, section_inside_the_header) {
+	.patch = in_header, .rc = -EINVAL, .why = "inside the 548-byte header",
+};
+FIXTURE_VARIANT_ADD(corrupt, section_header_size_mismatch) {
+	.patch = sec_size, .rc = -EINVAL, .why = "its header says",
+};
+FIXTURE_VARIANT_ADD(corrupt, section_type_9) {
+	.patch = sec_type, .rc = -EINVAL, .why = "unknown type 9",
+};
+FIXTURE_VARIANT_ADD(corrupt, two_kernel_sections) {
+	.patch = two_kernels, .rc = -EINVAL, .why = "second kernel",
+};
+
+FIXTURE_SETUP(corrupt)
+{
+	eif_up(_th, &self->e);
+}
+
+FIXTURE_TEARDOWN(corrupt)
+{
+	eif_down(_th, &self->e);
+}
+
+FIXTURE_REGISTER(corrupt);
+
+TEST_F(corrupt, eif, refused)
+{
+	size_t newlen = variant->absolute ? (size_t)variant->len : self->e.len + variant->len;
+	int rc;
+
+	rc = read_variant(self->e.dir, self->e.img, self->e.len, newlen, variant->patch,
+			  self->e.err, sizeof(self->e.err));
+	EXPECT_RC(variant->rc, rc);
+	EXPECT_SUBSTR(self->e.err, variant->why);
 }
 
 static int mktree(const char *dir, const char *name)
@@ -955,24 +1580,11 @@ static int mktree(const char *dir, const char *name)
 	return 0;
 }
 
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "mktree"))
 		return mktree(argv[2], argv[3]);
 	ne_quiet = true;
-	test_cpulist();
-	test_pool_smt();
-	test_pool_split_siblings();
-	test_pool_flat();
-	test_pool_numa();
-	test_pool_offline();
-	test_hugepages();
-	test_plan();
-	test_no_numa_sysfs();
-	test_pool_set();
-	test_config();
-	test_errors();
-	test_eif();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return th_main(argc, argv);
 }

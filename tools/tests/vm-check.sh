@@ -9,7 +9,8 @@
 # made by the host's depmod, so `nectl load` goes through libkmod exactly as
 # on a real host.
 #
-# Usage: vm-check.sh BUILD_DIR     exit 0 pass, 1 fail, 77 skipped
+# Usage: vm-check.sh BUILD_DIR     exit 0 pass, 1 fail, 77 skipped; last line
+#   "N passed, N failed, N skipped"
 #   NECTL_VM_DRIVERS="project inkernel" (default), NECTL_VM_KERNEL=6.12
 set -euo pipefail
 B=$(cd "${1:?usage: vm-check.sh BUILD_DIR}" && pwd)
@@ -19,7 +20,7 @@ VER=${NECTL_VM_KERNEL:-6.12}
 KO=$NE_ROOT/build/module/$VER/nitro_enclaves.ko
 QEMU=${NE_QEMU:-$NE_CACHE/qemu/current/qemu-system-x86_64}
 
-skip() { echo "vm-check: SKIPPED: $*"; exit 77; }
+skip() { echo "vm-check: SKIPPED: $*"; echo "0 passed, 0 failed, 1 skipped"; exit 77; }
 [ -x "$NE_ROOT/tests/vm/run" ] || skip "no tests/vm/run (VM harness)"
 [ -f "$KO" ] || skip "no $KO (build it with tests/vm/build-module $VER)"
 [ -x "$QEMU" ] || skip "no QEMU with the device at $QEMU (emulator/qemu/build-qemu.sh)"
@@ -33,7 +34,7 @@ moddir=$(ne_kernel_moddir "$VER")
 
 stage=$(mktemp -d /tmp/nectl-vm-XXXXXX)
 trap 'rm -rf "$stage"' EXIT
-pass=0 fail=0 gp=0 gf=0
+pass=0 fail=0 gp=0 gf=0 skipped=0
 hc() { if eval "$2"; then pass=$((pass + 1)); echo "ok host - $1"; else fail=$((fail + 1)); echo "not ok host - $1"; fi; }
 
 # run_variant project|inkernel: stage a module tree, boot, check.
@@ -50,7 +51,8 @@ run_variant() {
 		extra=(--add "$stage/$1/nitro_enclaves.conf:/etc/modprobe.d/nitro_enclaves.conf")
 	else
 		ko=$(ne_vm_find_mod "$moddir" nitro_enclaves)
-		[ -n "$ko" ] || { echo "# kernel $VER has no in-tree nitro_enclaves: skipped"; return 0; }
+		[ -n "$ko" ] || { echo "# kernel $VER has no in-tree nitro_enclaves: skipped"
+				  skipped=$((skipped + 1)); return 0; }
 		mkdir -p "$mods/$(dirname "${ko#"$moddir"/}")"
 		cp "$ko" "$mods/${ko#"$moddir"/}"
 	fi
@@ -99,5 +101,5 @@ run_variant() {
 for v in ${NECTL_VM_DRIVERS:-project inkernel}; do
 	run_variant "$v"
 done
-echo "vm-check: $((gp + pass)) passed, $((gf + fail)) failed"
+echo "$((gp + pass)) passed, $((gf + fail)) failed, $skipped skipped"
 [ $((gf + fail)) = 0 ]
