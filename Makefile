@@ -9,7 +9,7 @@ export NE_CACHE
 KERNEL ?= 6.12
 DRIVER ?= project
 
-.PHONY: all module emulator demo check check-unit check-emulator check-enclave \
+.PHONY: all module emulator demo check check-unit check-harness check-emulator check-enclave \
 	check-module check-arm64-build check-conformance check-debug check-packages \
 	check-tools check-fuzz check-fuzz-short bench bench-short deb rpm tools clean
 
@@ -32,17 +32,47 @@ tools:
 demo:
 	tests/vm/demo
 
-check: check-unit check-emulator check-module check-arm64-build check-tools \
-	check-enclave check-packages bench-short check-fuzz-short
+# The targets of `make check`, run in this order by tests/lib/check-all
+# (all of them, even after a failure; logs in build/check/TARGET.log). The
+# contract of each: its last line of output is "N passed, N failed, N
+# skipped" and it exits non-zero when anything failed (README, "Testing").
+# Adding a target to `make check` is adding a line here.
+CHECK_TARGETS += check-unit
+CHECK_TARGETS += check-harness
+CHECK_TARGETS += check-emulator
+CHECK_TARGETS += check-module
+CHECK_TARGETS += check-arm64-build
+CHECK_TARGETS += check-tools
+CHECK_TARGETS += check-enclave
+CHECK_TARGETS += check-packages
+CHECK_TARGETS += bench-short
+CHECK_TARGETS += check-fuzz-short
+
+# One closing line for the whole: the sums of the targets' lines.
+check:
+	@MAKE="$(MAKE)" tests/lib/check-all $(CHECK_TARGETS)
 
 check-unit:
-	$(MAKE) -C tests/unit check
+	@$(MAKE) --no-print-directory -C tests/unit check
 
+# The test harnesses' own tests: the C harness, the conformance suite's
+# test names, make check's summing, and the VM harness (exit codes,
+# WARNINGs, crashes, timeouts; five short VM boots).
+check-harness:
+	@tests/lib/steps \
+		'summary c-harness $(MAKE) --no-print-directory -C tests/lib/harness check' \
+		'summary conformance-names $(MAKE) --no-print-directory -C tests/conformance check-names' \
+		'summary check-all tests/lib/check-all-selftest' \
+		'summary vm-harness tests/vm/selftest'
+
+# Steps that print no summary line of their own are counted by their TAP
+# lines, or (QEMU's build) only when they fail.
 check-emulator:
-	$(MAKE) -C emulator check
-	emulator/qemu/build-qemu.sh >/dev/null
-	emulator/qemu/test-device.sh --no-boot
-	tests/vm/fidelity
+	@tests/lib/steps \
+		'summary emulator $(MAKE) --no-print-directory -C emulator check' \
+		'need qemu-build emulator/qemu/build-qemu.sh >/dev/null' \
+		'tap qemu-device emulator/qemu/test-device.sh --no-boot' \
+		'tap fidelity tests/vm/fidelity'
 
 check-module:
 	tests/vm/check-module
@@ -65,7 +95,7 @@ check-debug:
 	tests/vm/check-debug --driver $(DRIVER)
 
 check-tools:
-	$(MAKE) -C tools check
+	@$(MAKE) --no-print-directory -C tools check
 
 # The ioctl fuzzer with emulator chaos, then the invariant check, in one
 # 6.12 VM: ~50k calls for `make check`, >= 10^6 for check-fuzz.

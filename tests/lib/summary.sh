@@ -74,8 +74,9 @@ ne_sum_step() {
 	ne_sum_passed=$((ne_sum_passed + p))
 	ne_sum_failed=$((ne_sum_failed + f))
 	ne_sum_skipped=$((ne_sum_skipped + s))
-	ne_sum_recap+=("$(printf '%-20s %s passed, %s failed, %s skipped (%ss)' \
-		"$name" "$p" "$f" "$s" $((SECONDS - t0)))")
+	[ "$rc" = 0 ] && rc= || rc=", exit $rc"
+	ne_sum_recap+=("$(printf '%-20s %s passed, %s failed, %s skipped (%ss%s)' \
+		"$name" "$p" "$f" "$s" $((SECONDS - t0)) "$rc")")
 	[ "$f" = 0 ]
 }
 
