@@ -1,13 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0
 # Shared shell helpers for the project's build and test scripts.
-# Source it; it sets NE_CACHE and defines small helpers.
+# Source it; it sets NE_CACHE and defines small helpers. Sourcing creates
+# nothing: each directory is made where something is first written to it.
 
 NE_ROOT=${NE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 # Heavy artifacts (QEMU build, kernels, chroots) live outside the repo.
 NE_CACHE=${NE_CACHE:-/var/cache/nitro-enclaves-dev}
 NE_MIRROR=${NE_MIRROR:-http://deb.debian.org/debian}
 export NE_ROOT NE_CACHE NE_MIRROR
-mkdir -p "$NE_CACHE"
 
 ne_log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 ne_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -27,7 +27,7 @@ ne_need_pkgs() {
 	if [ ! -f "$NE_CACHE/.apt-updated" ] ||
 	   [ -n "$(find "$NE_CACHE/.apt-updated" -mmin +720 2>/dev/null)" ]; then
 		apt-get "${wait[@]}" update -q >/dev/null &&
-			touch "$NE_CACHE/.apt-updated"
+			mkdir -p "$NE_CACHE" && touch "$NE_CACHE/.apt-updated"
 	fi
 	DEBIAN_FRONTEND=noninteractive apt-get "${wait[@]}" install -y -q \
 		--no-install-recommends "${missing[@]}" >/dev/null ||
