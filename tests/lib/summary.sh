@@ -6,10 +6,25 @@
 #
 # and exits non-zero when anything failed. Source this file (bash): it only
 # defines functions and the running totals. Used by tests/lib/steps (steps
-# of one make target) and tests/lib/check-all (the targets of make check).
+# of one make target), tests/lib/check-all (the targets of make check) and
+# the shell tests that check one thing a line (ne_check).
 
-ne_sum_passed=0 ne_sum_failed=0 ne_sum_skipped=0
+ne_sum_passed=0 ne_sum_failed=0 ne_sum_skipped=0 ne_check_n=0
 ne_sum_recap=()
+
+# ne_check DESCRIPTION COMMAND...: one TAP line, ok when COMMAND succeeds.
+ne_check() {
+	local desc=$1
+	shift
+	ne_check_n=$((ne_check_n + 1))
+	if "$@"; then
+		echo "ok $ne_check_n - $desc"
+		ne_sum_passed=$((ne_sum_passed + 1))
+	else
+		echo "not ok $ne_check_n - $desc"
+		ne_sum_failed=$((ne_sum_failed + 1))
+	fi
+}
 
 # ne_sum_counts FILE [strict]: "P F S" of the last summary line in FILE;
 # nothing when there is none. Lenient by default: "N passed, N failed"
@@ -80,11 +95,12 @@ ne_sum_step() {
 	[ "$f" = 0 ]
 }
 
-# ne_sum_end: one recap line per step, then the total as the last line;
-# fails when anything failed.
+# ne_sum_end: the TAP plan of the ne_check lines, or one recap line per
+# step; then the total as the last line. Fails when anything failed.
 ne_sum_end() {
 	local line
-	echo "# ---- summary"
+	[ "$ne_check_n" = 0 ] || echo "1..$ne_check_n"
+	[ ${#ne_sum_recap[@]} = 0 ] || echo "# ---- summary"
 	for line in "${ne_sum_recap[@]}"; do
 		echo "# $line"
 	done

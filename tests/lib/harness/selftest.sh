@@ -1,25 +1,15 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Harness self-test: every known outcome of selftest.c must be reported as
 # such. Usage: selftest.sh PATH-TO-th-selftest
 # Last line "N passed, N failed, N skipped"; non-zero exit on any failure.
 set -u
 bin=$1
+. "$(dirname "$0")/../summary.sh"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 export TH_SELFTEST_DIR=$dir
-n=0 fails=0
-check() {	# check DESCRIPTION COMMAND...
-	desc=$1
-	shift
-	n=$((n + 1))
-	if "$@"; then
-		echo "ok $n - $desc"
-	else
-		echo "not ok $n - $desc"
-		fails=$((fails + 1))
-	fi
-}
+check() { ne_check "$@"; }
 has() { grep -q -- "$1" "$out"; }	# has TEXT: TEXT somewhere in the output
 line() { grep -qx -- "$1" "$out"; }	# line LINE: one whole line of the output
 last() { [ "$(tail -n1 "$out")" = "$1" ]; }
@@ -37,6 +27,7 @@ check "code after ASSERT not run" sh -c "! grep -q 'NOT REACHED' $out"
 check "EXPECT fails and continues" has 'REACHED after EXPECT'
 check "EXPECT failure reported" line 'not ok 3 self.fail_expect_continues'
 check "errno names printed" has 'got -EINVAL(22), want -ENOENT(2)'
+check "EXPECT_OK names the error" has 'got -EBADF(9), want 0 (success)'
 check "NE_ERR names printed" has 'got -NE_ERR_INVALID_FLAG_VALUE(274), want -NE_ERR_NOT_IN_INIT_STATE(270)'
 check "skip with reason" line 'ok 5 self.skip_with_reason # SKIP no 1 GiB pages here'
 check "timeout fails" line 'not ok 6 self.fail_timeout'
@@ -66,6 +57,4 @@ out=$dir/glob
 check "-t/-T globs" line '1..1'
 "$bin" -t nosuchtest > /dev/null 2>&1; rc=$?
 check "unknown -t is an error" test "$rc" -eq 2
-echo "1..$n"
-echo "$((n - fails)) passed, $fails failed, 0 skipped"
-[ "$fails" -eq 0 ]
+ne_sum_end
