@@ -114,23 +114,24 @@ static int check(struct machine *m, const char *list, unsigned int max)
 	return ne_pool_rules_check(&nt, &m->l, m->first, max);
 }
 
+/* TOPOLOGY(name, cpus, core_of_c): a fixture of that many CPUs, CPU c in core_of_c. */
+#define TOPOLOGY(name, cpus, core_of_c)					\
+	FIXTURE(name) {							\
+		struct machine m;					\
+	};								\
+	FIXTURE_SETUP(name)						\
+	{								\
+		self->m.t.nr = (cpus);					\
+		for (unsigned int c = 0; c < (cpus); c++)		\
+			self->m.t.core[c] = (core_of_c);		\
+	}								\
+	FIXTURE_TEARDOWN(name)						\
+	{								\
+	}								\
+	FIXTURE_REGISTER(name)
+
 /* The VM harness's topology: 6 CPUs, siblings (0,1) (2,3) (4,5). */
-FIXTURE(smt2) {
-	struct machine m;
-};
-
-FIXTURE_SETUP(smt2)
-{
-	self->m.t.nr = 6;
-	for (unsigned int c = 0; c < 6; c++)
-		self->m.t.core[c] = c / 2;
-}
-
-FIXTURE_TEARDOWN(smt2)
-{
-}
-
-FIXTURE_REGISTER(smt2);
+TOPOLOGY(smt2, 6, c / 2);
 
 TEST_F(smt2, pool_smt2, cores_in_cpu_order)
 {
@@ -205,23 +206,8 @@ TEST_F(smt2, pool_smt2, unknown_node_refused)
 	EXPECT_EQ(-EINVAL, check(&self->m, "4-5", MAX_CPUS));
 }
 
-/* Linux numbering on many Intel hosts: siblings (0,4) (1,5) (2,6) (3,7). */
-FIXTURE(interleaved) {
-	struct machine m;
-};
-
-FIXTURE_SETUP(interleaved)
-{
-	self->m.t.nr = 8;
-	for (unsigned int c = 0; c < 8; c++)
-		self->m.t.core[c] = 100 + (c % 4) * 7;	/* sparse core ids */
-}
-
-FIXTURE_TEARDOWN(interleaved)
-{
-}
-
-FIXTURE_REGISTER(interleaved);
+/* Linux numbering on many Intel hosts: siblings (0,4) (1,5) (2,6) (3,7), sparse core ids. */
+TOPOLOGY(interleaved, 8, 100 + (c % 4) * 7);
 
 TEST_F(interleaved, pool_interleaved, siblings_far_apart_are_one_core)
 {
@@ -259,22 +245,7 @@ TEST_F(interleaved, pool_interleaved, cpu0_sibling_refused)
 }
 
 /* No SMT (arm64-like): 4 CPUs, one thread per core. */
-FIXTURE(no_smt) {
-	struct machine m;
-};
-
-FIXTURE_SETUP(no_smt)
-{
-	self->m.t.nr = 4;
-	for (unsigned int c = 0; c < 4; c++)
-		self->m.t.core[c] = c;
-}
-
-FIXTURE_TEARDOWN(no_smt)
-{
-}
-
-FIXTURE_REGISTER(no_smt);
+TOPOLOGY(no_smt, 4, c);
 
 TEST_F(no_smt, pool_no_smt, one_thread_per_core)
 {

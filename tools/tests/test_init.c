@@ -16,83 +16,92 @@
 
 /* ---- the module list ---- */
 
-/* One line of the list: file and parameters, or 0 for nothing to load. */
-struct modline {
-	char *file;
-	char *params;
+/* One line of the list: 1 and the file and parameters, or 0 (nothing to load). */
+FIXTURE(line) {
+	char buf[256];
 };
 
-static int parse(struct modline *m, const char *text)
-{
-	static char line[256];
+FIXTURE_VARIANT(line) {
+	const char *text;
+	int rc;
+	const char *file;	/* NULL: not checked */
+	const char *params;	/* NULL: not checked */
+};
 
-	snprintf(line, sizeof(line), "%s", text);
-	m->file = m->params = NULL;
-	return init_parse_module_line(line, &m->file, &m->params);
+FIXTURE_VARIANT_ADD(line, bare_name) {
+	.text = "  virtio_mmio\n", .rc = 1, .file = "virtio_mmio", .params = "",
+};
+FIXTURE_VARIANT_ADD(line, comment_skipped) {
+	.text = "# comment\n", .rc = 0,
+};
+FIXTURE_VARIANT_ADD(line, blank_skipped) {
+	.text = "\t \r\n", .rc = 0,
+};
+FIXTURE_VARIANT_ADD(line, parameters_kept_comment_dropped) {
+	.text = "nsm  debug=1 foo=bar  # trailing\n", .rc = 1, .file = "nsm",
+	.params = "debug=1 foo=bar",
+};
+FIXTURE_VARIANT_ADD(line, absolute_path) {
+	.text = "/lib/x/vsock.ko\n", .rc = 1, .file = "/lib/x/vsock.ko",
+};
+
+FIXTURE_SETUP(line)
+{
+	snprintf(self->buf, sizeof(self->buf), "%s", variant->text);
 }
 
-TEST(modules, bare_name)
+FIXTURE_TEARDOWN(line)
 {
-	struct modline m;
-
-	ASSERT_EQ(1, parse(&m, "  virtio_mmio\n"));
-	EXPECT_STREQ("virtio_mmio", m.file);
-	EXPECT_STREQ("", m.params);
 }
 
-TEST(modules, comment_line_skipped)
-{
-	struct modline m;
+FIXTURE_REGISTER(line);
 
-	EXPECT_EQ(0, parse(&m, "# comment\n"));
+TEST_F(line, modules, parsed)
+{
+	char *file = NULL, *params = NULL;
+
+	ASSERT_EQ(variant->rc, init_parse_module_line(self->buf, &file, &params));
+	if (variant->file)
+		EXPECT_STREQ(variant->file, file);
+	if (variant->params)
+		EXPECT_STREQ(variant->params, params);
 }
 
-TEST(modules, blank_line_skipped)
-{
-	struct modline m;
+/* The path loaded for a file named in the list. */
+FIXTURE(path) {
+	char out[64];
+};
 
-	EXPECT_EQ(0, parse(&m, "\t \r\n"));
+FIXTURE_VARIANT(path) {
+	const char *dir;
+	const char *file;
+	const char *want;
+};
+
+FIXTURE_VARIANT_ADD(path, name_in_dir_with_dot_ko) {
+	.dir = "/lib/modules", .file = "vsock", .want = "/lib/modules/vsock.ko",
+};
+FIXTURE_VARIANT_ADD(path, extension_kept) {
+	.dir = "/lib/modules", .file = "kernel/nsm.ko.xz", .want = "/lib/modules/kernel/nsm.ko.xz",
+};
+FIXTURE_VARIANT_ADD(path, absolute_path_gets_dot_ko) {
+	.dir = "/m", .file = "/abs/virtio_mmio", .want = "/abs/virtio_mmio.ko",
+};
+
+FIXTURE_SETUP(path)
+{
 }
 
-TEST(modules, parameters_kept_comment_dropped)
+FIXTURE_TEARDOWN(path)
 {
-	struct modline m;
-
-	ASSERT_EQ(1, parse(&m, "nsm  debug=1 foo=bar  # trailing\n"));
-	EXPECT_STREQ("nsm", m.file);
-	EXPECT_STREQ("debug=1 foo=bar", m.params);
 }
 
-TEST(modules, absolute_path)
+FIXTURE_REGISTER(path);
+
+TEST_F(path, modules, path)
 {
-	struct modline m;
-
-	ASSERT_EQ(1, parse(&m, "/lib/x/vsock.ko\n"));
-	EXPECT_STREQ("/lib/x/vsock.ko", m.file);
-}
-
-TEST(modules, name_is_dir_name_dot_ko)
-{
-	char path[64];
-
-	ASSERT_EQ(0, init_module_path("/lib/modules", "vsock", path, sizeof(path)));
-	EXPECT_STREQ("/lib/modules/vsock.ko", path);
-}
-
-TEST(modules, extension_kept)
-{
-	char path[64];
-
-	ASSERT_EQ(0, init_module_path("/lib/modules", "kernel/nsm.ko.xz", path, sizeof(path)));
-	EXPECT_STREQ("/lib/modules/kernel/nsm.ko.xz", path);
-}
-
-TEST(modules, absolute_path_gets_dot_ko)
-{
-	char path[64];
-
-	ASSERT_EQ(0, init_module_path("/m", "/abs/virtio_mmio", path, sizeof(path)));
-	EXPECT_STREQ("/abs/virtio_mmio.ko", path);
+	ASSERT_EQ(0, init_module_path(variant->dir, variant->file, self->out, sizeof(self->out)));
+	EXPECT_STREQ(variant->want, self->out);
 }
 
 TEST(modules, overlong_path_refused)

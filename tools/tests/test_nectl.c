@@ -332,200 +332,157 @@ static int choose(struct machine *m, const char *list, int count, uint64_t mem)
 	}								\
 	FIXTURE_REGISTER(name)
 
-/* Siblings (0,1) (2,3)... like the project's VM. */
-MACHINE(smt2, NULL, .ncpu = 8, .tpc = 2, .nodes = 1, .mem_mib = { 4096 });
+/* The machines. */
+static const struct layout smt2 = {	/* siblings (0,1) (2,3)..., like the project's VM */
+	.ncpu = 8, .tpc = 2, .nodes = 1, .mem_mib = { 4096 },
+};
+static const struct layout split = {	/* siblings (0,4) (1,5)..., like many Intel hosts */
+	.ncpu = 8, .tpc = 2, .nodes = 1, .split = true, .mem_mib = { 4096 },
+};
+static const struct layout flat = {	/* no SMT */
+	.ncpu = 4, .tpc = 1, .nodes = 1, .mem_mib = { 1024 },
+};
+static const struct layout numa = {	/* node 0: CPUs 0-3 and 4 GiB, node 1: CPUs 4-7 and 1 GiB */
+	.ncpu = 8, .tpc = 2, .nodes = 2, .mem_mib = { 4096, 1024 },
+};
+static const struct layout numa_small0 = {	/* node 0 lacks memory */
+	.ncpu = 8, .tpc = 2, .nodes = 2, .mem_mib = { 256, 4096 },
+};
+static const struct layout offline3 = {
+	.ncpu = 8, .tpc = 2, .nodes = 1, .offline = "3", .mem_mib = { 4096 },
+};
 
-TEST_F(smt2, pool_smt2, count_2_picks_core_2_3)
+/* One request to the chooser on one machine, and what it must answer. */
+FIXTURE(choice) {
+	struct machine m;
+};
+
+FIXTURE_VARIANT(choice) {
+	const struct layout *l;
+	const char *list;	/* a CPU list, or */
+	int count;		/* a number of CPUs */
+	uint64_t mem;		/* memory the pool's node must have */
+	int rc;
+	const char *out;	/* the pool chosen (NULL: not checked) */
+	bool node_checked;	/* NODE(n): its node */
+	int node;
+	const char *why;	/* words of the refusal (NULL: not checked) */
+};
+
+#define NODE(n) .node_checked = true, .node = (n)
+
+FIXTURE_VARIANT_ADD(choice, smt2_count_2_picks_core_2_3) {
+	.l = &smt2, .count = 2, .out = "2-3", NODE(0),
+};
+FIXTURE_VARIANT_ADD(choice, smt2_count_4_picks_2_5) {
+	.l = &smt2, .count = 4, .out = "2-5",
+};
+FIXTURE_VARIANT_ADD(choice, smt2_count_3_refused_not_whole_cores) {
+	.l = &smt2, .count = 3, .rc = -EINVAL, .why = "multiple of 2",
+};
+FIXTURE_VARIANT_ADD(choice, smt2_count_8_refused_cpu0_core_excluded) {
+	.l = &smt2, .count = 8, .rc = -EINVAL, .why = "no NUMA node has 4 free full cores",
+};
+FIXTURE_VARIANT_ADD(choice, smt2_count_6_takes_all_but_cpu0_core) {
+	.l = &smt2, .count = 6, .out = "2-7",
+};
+FIXTURE_VARIANT_ADD(choice, smt2_half_a_core_refused) {
+	.l = &smt2, .list = "3", .rc = -EINVAL, .why = "only part of its core",
+};
+FIXTURE_VARIANT_ADD(choice, smt2_cpu0_sibling_refused) {
+	.l = &smt2, .list = "1", .rc = -EINVAL, .why = "CPU 0's core",
+};
+FIXTURE_VARIANT_ADD(choice, smt2_list_with_cpu0_core_refused) {
+	.l = &smt2, .list = "0-3", .rc = -EINVAL, .why = "CPU 0's core",
+};
+FIXTURE_VARIANT_ADD(choice, smt2_list_of_whole_cores_accepted) {
+	.l = &smt2, .list = "2-3,6-7", .out = "2-3,6-7",
+};
+FIXTURE_VARIANT_ADD(choice, smt2_cpus_that_do_not_exist_refused) {
+	.l = &smt2, .list = "8-9", .rc = -EINVAL, .why = "does not exist",
+};
+FIXTURE_VARIANT_ADD(choice, smt2_not_enough_memory_on_the_node_refused) {
+	.l = &smt2, .count = 2, .mem = 8192 * MiB, .rc = -EINVAL, .why = "memory",
+};
+FIXTURE_VARIANT_ADD(choice, split_count_2_picks_1_5) {
+	.l = &split, .count = 2, .out = "1,5",
+};
+FIXTURE_VARIANT_ADD(choice, split_cpu4_is_cpu0_sibling) {
+	.l = &split, .list = "4", .rc = -EINVAL, .why = "CPU 0's core",
+};
+FIXTURE_VARIANT_ADD(choice, split_halves_of_two_cores_refused) {
+	.l = &split, .list = "1-2", .rc = -EINVAL, .why = "part of its core",
+};
+FIXTURE_VARIANT_ADD(choice, split_whole_cores_accepted) {
+	.l = &split, .list = "1-2,5-6",
+};
+FIXTURE_VARIANT_ADD(choice, no_smt_count_1_picks_cpu1) {
+	.l = &flat, .count = 1, .out = "1",
+};
+FIXTURE_VARIANT_ADD(choice, no_smt_count_3_picks_1_3) {
+	.l = &flat, .count = 3, .out = "1-3",
+};
+FIXTURE_VARIANT_ADD(choice, no_smt_count_4_would_need_cpu0) {
+	.l = &flat, .count = 4, .rc = -EINVAL,
+};
+FIXTURE_VARIANT_ADD(choice, no_smt_cpu0_refused) {
+	.l = &flat, .list = "0", .rc = -EINVAL, .why = "CPU 0",
+};
+FIXTURE_VARIANT_ADD(choice, no_smt_single_cpu_is_a_whole_core) {
+	.l = &flat, .list = "3",
+};
+FIXTURE_VARIANT_ADD(choice, numa_count_2_on_node_0) {
+	.l = &numa, .count = 2, .out = "2-3", NODE(0),
+};
+FIXTURE_VARIANT_ADD(choice, numa_count_4_moves_to_node_1_for_cores) {
+	.l = &numa, .count = 4, .out = "4-7", NODE(1),
+};
+FIXTURE_VARIANT_ADD(choice, numa_node_with_cores_but_not_memory_refused) {
+	.l = &numa, .count = 4, .mem = 2048 * MiB, .rc = -EINVAL, .why = "node 1 has only",
+};
+FIXTURE_VARIANT_ADD(choice, numa_list_across_nodes_refused) {
+	.l = &numa, .list = "2-5", .rc = -EINVAL, .why = "different NUMA nodes",
+};
+FIXTURE_VARIANT_ADD(choice, numa_list_on_node_1) {
+	.l = &numa, .list = "4-5", NODE(1),
+};
+FIXTURE_VARIANT_ADD(choice, numa_memory_need_moves_the_pool_to_node_1) {
+	.l = &numa_small0, .count = 2, .mem = 1024 * MiB, .out = "4-5", NODE(1),
+};
+FIXTURE_VARIANT_ADD(choice, offline_core_with_offline_cpu_skipped) {
+	.l = &offline3, .count = 2, .out = "4-5",
+};
+FIXTURE_VARIANT_ADD(choice, offline_core_with_an_offline_thread_refused) {
+	.l = &offline3, .list = "2", .rc = -EINVAL, .why = "offline thread",
+};
+FIXTURE_VARIANT_ADD(choice, offline_offline_cpu_refused) {
+	.l = &offline3, .list = "2-3", .rc = -EINVAL, .why = "offline",
+};
+FIXTURE_VARIANT_ADD(choice, offline_only_two_usable_cores_remain) {
+	.l = &offline3, .count = 6, .rc = -EINVAL,
+};
+
+FIXTURE_SETUP(choice)
 {
-	EXPECT_EQ(0, CHOOSE(NULL, 2, 0));
-	EXPECT_STREQ("2-3", self->m.out);
-	EXPECT_EQ(0, self->m.node);
+	self->m.root = new_root(variant->l);
 }
 
-TEST_F(smt2, pool_smt2, count_4_picks_2_5)
+FIXTURE_TEARDOWN(choice)
 {
-	EXPECT_EQ(0, CHOOSE(NULL, 4, 0));
-	EXPECT_STREQ("2-5", self->m.out);
+	drop_root(self->m.root);
 }
 
-TEST_F(smt2, pool_smt2, count_3_refused_not_whole_cores)
+FIXTURE_REGISTER(choice);
+
+TEST_F(choice, pool, choose)
 {
-	EXPECT_RC(-EINVAL, CHOOSE(NULL, 3, 0));
-	EXPECT_SUBSTR(self->m.why, "multiple of 2");
-}
-
-TEST_F(smt2, pool_smt2, count_8_refused_cpu0_core_excluded)
-{
-	EXPECT_RC(-EINVAL, CHOOSE(NULL, 8, 0));
-	EXPECT_SUBSTR(self->m.why, "no NUMA node has 4 free full cores");
-}
-
-TEST_F(smt2, pool_smt2, count_6_takes_all_but_cpu0_core)
-{
-	EXPECT_EQ(0, CHOOSE(NULL, 6, 0));
-	EXPECT_STREQ("2-7", self->m.out);
-}
-
-TEST_F(smt2, pool_smt2, half_a_core_refused)
-{
-	EXPECT_RC(-EINVAL, CHOOSE("3", 0, 0));
-	EXPECT_SUBSTR(self->m.why, "only part of its core");
-}
-
-TEST_F(smt2, pool_smt2, cpu0_sibling_refused)
-{
-	EXPECT_RC(-EINVAL, CHOOSE("1", 0, 0));
-	EXPECT_SUBSTR(self->m.why, "CPU 0's core");
-}
-
-TEST_F(smt2, pool_smt2, list_with_cpu0_core_refused)
-{
-	EXPECT_RC(-EINVAL, CHOOSE("0-3", 0, 0));
-	EXPECT_SUBSTR(self->m.why, "CPU 0's core");
-}
-
-TEST_F(smt2, pool_smt2, list_of_whole_cores_accepted)
-{
-	EXPECT_EQ(0, CHOOSE("2-3,6-7", 0, 0));
-	EXPECT_STREQ("2-3,6-7", self->m.out);
-}
-
-TEST_F(smt2, pool_smt2, cpus_that_do_not_exist_refused)
-{
-	EXPECT_RC(-EINVAL, CHOOSE("8-9", 0, 0));
-	EXPECT_SUBSTR(self->m.why, "does not exist");
-}
-
-TEST_F(smt2, pool_smt2, not_enough_memory_on_the_node_refused)
-{
-	EXPECT_RC(-EINVAL, CHOOSE(NULL, 2, 8192 * MiB));
-	EXPECT_SUBSTR(self->m.why, "memory");
-}
-
-/* Siblings (0,4) (1,5)... like many Intel hosts. */
-MACHINE(split, NULL, .ncpu = 8, .tpc = 2, .nodes = 1, .split = true, .mem_mib = { 4096 });
-
-TEST_F(split, pool_split_siblings, count_2_picks_1_5)
-{
-	EXPECT_EQ(0, CHOOSE(NULL, 2, 0));
-	EXPECT_STREQ("1,5", self->m.out);
-}
-
-TEST_F(split, pool_split_siblings, cpu4_is_cpu0_sibling)
-{
-	EXPECT_RC(-EINVAL, CHOOSE("4", 0, 0));
-	EXPECT_SUBSTR(self->m.why, "CPU 0's core");
-}
-
-TEST_F(split, pool_split_siblings, halves_of_two_cores_refused)
-{
-	EXPECT_RC(-EINVAL, CHOOSE("1-2", 0, 0));
-	EXPECT_SUBSTR(self->m.why, "part of its core");
-}
-
-TEST_F(split, pool_split_siblings, whole_cores_accepted)
-{
-	EXPECT_EQ(0, CHOOSE("1-2,5-6", 0, 0));
-}
-
-MACHINE(flat, NULL, .ncpu = 4, .tpc = 1, .nodes = 1, .mem_mib = { 1024 });
-
-TEST_F(flat, pool_no_smt, count_1_picks_cpu1)
-{
-	EXPECT_EQ(0, CHOOSE(NULL, 1, 0));
-	EXPECT_STREQ("1", self->m.out);
-}
-
-TEST_F(flat, pool_no_smt, count_3_picks_1_3)
-{
-	EXPECT_EQ(0, CHOOSE(NULL, 3, 0));
-	EXPECT_STREQ("1-3", self->m.out);
-}
-
-TEST_F(flat, pool_no_smt, count_4_would_need_cpu0)
-{
-	EXPECT_RC(-EINVAL, CHOOSE(NULL, 4, 0));
-}
-
-TEST_F(flat, pool_no_smt, cpu0_refused)
-{
-	EXPECT_RC(-EINVAL, CHOOSE("0", 0, 0));
-	EXPECT_SUBSTR(self->m.why, "CPU 0");
-}
-
-TEST_F(flat, pool_no_smt, single_cpu_is_a_whole_core)
-{
-	EXPECT_EQ(0, CHOOSE("3", 0, 0));
-}
-
-/* Two nodes: node 0 has CPUs 0-3 and 4 GiB, node 1 CPUs 4-7 and 1 GiB. */
-MACHINE(numa, NULL, .ncpu = 8, .tpc = 2, .nodes = 2, .mem_mib = { 4096, 1024 });
-
-TEST_F(numa, pool_numa, count_2_on_node_0)
-{
-	EXPECT_EQ(0, CHOOSE(NULL, 2, 0));
-	EXPECT_STREQ("2-3", self->m.out);
-	EXPECT_EQ(0, self->m.node);
-}
-
-TEST_F(numa, pool_numa, count_4_moves_to_node_1_for_cores)
-{
-	EXPECT_EQ(0, CHOOSE(NULL, 4, 0));
-	EXPECT_STREQ("4-7", self->m.out);
-	EXPECT_EQ(1, self->m.node);
-}
-
-TEST_F(numa, pool_numa, node_with_cores_but_not_memory_refused)
-{
-	EXPECT_RC(-EINVAL, CHOOSE(NULL, 4, 2048 * MiB));
-	EXPECT_SUBSTR(self->m.why, "node 1 has only");
-}
-
-TEST_F(numa, pool_numa, list_across_nodes_refused)
-{
-	EXPECT_RC(-EINVAL, CHOOSE("2-5", 0, 0));
-	EXPECT_SUBSTR(self->m.why, "different NUMA nodes");
-}
-
-TEST_F(numa, pool_numa, list_on_node_1)
-{
-	EXPECT_EQ(0, CHOOSE("4-5", 0, 0));
-	EXPECT_EQ(1, self->m.node);
-}
-
-/* Node 0 lacks memory. */
-MACHINE(numa_small0, NULL, .ncpu = 8, .tpc = 2, .nodes = 2, .mem_mib = { 256, 4096 });
-
-TEST_F(numa_small0, pool_numa, memory_need_moves_the_pool_to_node_1)
-{
-	EXPECT_EQ(0, CHOOSE(NULL, 2, 1024 * MiB));
-	EXPECT_STREQ("4-5", self->m.out);
-	EXPECT_EQ(1, self->m.node);
-}
-
-MACHINE(offline, NULL, .ncpu = 8, .tpc = 2, .nodes = 1, .offline = "3", .mem_mib = { 4096 });
-
-TEST_F(offline, pool_offline, core_with_offline_cpu_skipped)
-{
-	EXPECT_EQ(0, CHOOSE(NULL, 2, 0));
-	EXPECT_STREQ("4-5", self->m.out);
-}
-
-TEST_F(offline, pool_offline, core_with_an_offline_thread_refused)
-{
-	EXPECT_RC(-EINVAL, CHOOSE("2", 0, 0));
-	EXPECT_SUBSTR(self->m.why, "offline thread");
-}
-
-TEST_F(offline, pool_offline, offline_cpu_refused)
-{
-	EXPECT_RC(-EINVAL, CHOOSE("2-3", 0, 0));
-	EXPECT_SUBSTR(self->m.why, "offline");
-}
-
-TEST_F(offline, pool_offline, only_two_usable_cores_remain)
-{
-	EXPECT_RC(-EINVAL, CHOOSE(NULL, 6, 0));
+	EXPECT_RC(variant->rc, CHOOSE(variant->list, variant->count, variant->mem));
+	if (variant->out)
+		EXPECT_STREQ(variant->out, self->m.out);
+	if (variant->node_checked)
+		EXPECT_EQ(variant->node, self->m.node);
+	if (variant->why)
+		EXPECT_SUBSTR(self->m.why, variant->why);
 }
 
 /* ---- hugepages ---- */

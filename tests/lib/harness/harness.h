@@ -262,18 +262,14 @@ extern struct th_ctx *th_cur;
 #define ASSERT_RC(want, got, ...) TH_RC(1, want, got, "" __VA_ARGS__)
 #define EXPECT_RC(want, got, ...) TH_RC(0, want, got, "" __VA_ARGS__)
 /* Success means rc >= 0 (CREATE_VM returns an fd). */
-#define ASSERT_OK(got, ...)						\
+#define TH_OK(fatal, got, ...)						\
 	do {								\
 		long _g2 = (long)(got);					\
 		if (_g2 < 0)						\
-			TH_RC(1, 0, _g2, "" __VA_ARGS__);		\
+			TH_RC(fatal, 0, _g2, __VA_ARGS__);		\
 	} while (0)
-#define EXPECT_OK(got, ...)						\
-	do {								\
-		long _g2 = (long)(got);					\
-		if (_g2 < 0)						\
-			TH_RC(0, 0, _g2, "" __VA_ARGS__);		\
-	} while (0)
+#define ASSERT_OK(got, ...) TH_OK(1, got, "" __VA_ARGS__)
+#define EXPECT_OK(got, ...) TH_OK(0, got, "" __VA_ARGS__)
 
 /* Unconditional failure. */
 #define FAIL(...)							\
