@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 # The project's one test summary. Every check target, and every script that
 # runs several test steps, ends its standard output with the line
 #
@@ -47,7 +48,7 @@ ne_sum_counts() {
 # Exit status 77 with no summary is one skip; any other non-zero exit
 # that reports no failure counts one.
 ne_sum_step() {
-	local kind=$1 name=$2 log tmp= rc p=0 f=0 s=0 counts t0=$SECONDS
+	local kind=$1 name=$2 log tmp="" rc p=0 f=0 s=0 counts t0=$SECONDS
 	shift 2
 	if [ -n "${NE_SUM_LOGDIR:-}" ]; then
 		mkdir -p "$NE_SUM_LOGDIR"
