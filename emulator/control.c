@@ -311,6 +311,7 @@ static void do_end(struct ne_emu *emu, char **av, int ac, struct ne_buf *out)
 	if (n < 0)
 		ERR("slot %" PRIu64 " is not running", uid);
 	ne_log(0, "end %s: %d enclave(s) stopped", av[1], n);
+	ne_vms_sync(emu, 0);	/* their VMs end before the answer */
 	if (n > 0 && ne_devlink_events(emu, 1))
 		ne_buf_printf(out, "W no device connected: event not sent\n");
 	ne_buf_printf(out, "ok\n");

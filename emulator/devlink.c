@@ -262,6 +262,7 @@ static void conn_hello(struct ne_emu *emu, struct ne_devconn *c,
 	freed = ne_engine_free_all(&emu->engine);
 	ne_log(0, "device connection #%u ready (new VM); freed %u slot(s) of "
 	       "the previous VM", c->id, freed);
+	ne_vms_sync(emu, 0);	/* their VMs end before our HELLO goes out */
 }
 
 /* Validate a complete header; NULL if fine, else why it is not. */
@@ -352,10 +353,14 @@ static ssize_t conn_read(struct ne_devconn *c, void *buf, size_t len)
 			int fd;
 
 			memcpy(&fd, p + i * sizeof(int), sizeof(int));
-			if (c->nr_fds < NE_WIRE_MEMMAP_FDS)
+			if (c->nr_fds < NE_WIRE_MEMMAP_FDS) {
 				c->fds[c->nr_fds++] = fd;
-			else
+			} else {
+				ne_log(0, "device connection #%u: more than %d "
+				       "fds, one closed", c->id,
+				       NE_WIRE_MEMMAP_FDS);
 				close(fd);
+			}
 		}
 	}
 	return n;
@@ -375,6 +380,13 @@ static int conn_message(struct ne_emu *emu, struct ne_devconn *c)
 	} else if (le16toh(h->type) == NE_WIRE_MEMMAP) {
 		conn_memmap(c, le32toh(h->len));
 	} else {
+		/* fds belong to MEMMAP only: stray ones are not kept for it. */
+		if (c->nr_fds) {
+			ne_log(0, "device connection #%u: %u fd(s) with a "
+			       "message that takes none, closed", c->id,
+			       c->nr_fds);
+			drop_fds(c);
+		}
 		struct ne_wire_cmd cmd;
 
 		memcpy(&cmd, c->in + HDR_SIZE, sizeof(cmd));

@@ -115,7 +115,7 @@ void ne_emu_reset(struct ne_emu *emu)
 	emu->vms.image_fault = NE_IMAGE_FAULT_NONE;
 	ne_log(0, "reset: freed %u slots, faults/trace/stats/latency cleared",
 	       n);
-	ne_vms_sync(emu);
+	ne_vms_sync(emu, 0);
 }
 
 static int add_pfd(struct ne_emu *emu, unsigned int *n, int fd, short ev)
@@ -176,8 +176,10 @@ void ne_emu_handle(struct ne_emu *emu, const struct pollfd *pfds,
 
 	/*
 	 * Look every fd up again: handling one connection may close another
-	 * (a new VM replaces the old device link). No fd is opened before the
-	 * listeners, which come last, so a number is never reused here.
+	 * (a new VM replaces the old device link). Connections are only
+	 * opened by the listeners, which come last. A pidfd number can be
+	 * reused within a pass (a VM ended, another started), which costs
+	 * one harmless WNOHANG reap.
 	 */
 	for (i = 0; i < n; i++) {
 		int fd = pfds[i].fd;
@@ -210,8 +212,8 @@ void ne_emu_handle(struct ne_emu *emu, const struct pollfd *pfds,
 			ne_vms_reap(emu, vm);
 	}
 	ne_devlink_run_timers(emu, ne_now_us());
-	/* Connections, resets and `end` change slots: VMs follow. */
-	ne_vms_sync(emu);
+	/* Connections come and go, VMs end by themselves: catch up. */
+	ne_vms_sync(emu, 1);
 }
 
 void ne_emu_command(struct ne_emu *emu, struct ne_devconn *c, uint32_t wire_id,
@@ -240,7 +242,7 @@ void ne_emu_command(struct ne_emu *emu, struct ne_devconn *c, uint32_t wire_id,
 		if (!rc && type == NE_CMD_ENCLAVE_START)
 			ne_vms_started(emu, c, ne_req_slot_uid(type, cmd->data,
 					sizeof(cmd->data)), ent);
-		ne_vms_sync(emu);
+		ne_vms_sync(emu, 0);
 		break;
 	case NE_FAULT_RC:
 		/* Refused as the device would, without touching any state. */

@@ -47,11 +47,12 @@ void ne_vms_init(struct ne_vms *v, const struct ne_enclave_cfg *cfg)
 		v->cfg.dir = ".";
 }
 
+/* <dir>/<what>-<uid><suffix>: image-N.eif, console-N.log, qemu-N.log */
 static void path_of(const struct ne_vms *v, char *buf, size_t size,
-		    const char *what, uint64_t uid)
+		    const char *what, uint64_t uid, const char *suffix)
 {
 	snprintf(buf, size, "%s/%s-%" PRIu64 "%s", v->cfg.dir, what, uid,
-		 !strcmp(what, "image") ? ".eif" : ".log");
+		 suffix);
 }
 
 /* Why a QEMU ended: its wait status and the last line it printed. */
@@ -61,7 +62,7 @@ static void describe_exit(const struct ne_vms *v, struct ne_vm *vm, int st)
 	ssize_t n = 0;
 	int fd;
 
-	path_of(v, path, sizeof(path), "qemu", vm->uid);
+	path_of(v, path, sizeof(path), "qemu", vm->uid, ".log");
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		off_t end = lseek(fd, 0, SEEK_END);
@@ -85,8 +86,10 @@ static void describe_exit(const struct ne_vms *v, struct ne_vm *vm, int st)
 			if (*p < ' ')
 				*p = ' ';
 	}
+	/* With panic=-1 and -no-reboot a panic ends QEMU with 0 too. */
 	if (WIFEXITED(st) && !WEXITSTATUS(st))
-		snprintf(vm->why, sizeof(vm->why), "powered off");
+		snprintf(vm->why, sizeof(vm->why), "QEMU exited 0: powered "
+			 "off, or panicked (see its console)");
 	else if (WIFEXITED(st))
 		snprintf(vm->why, sizeof(vm->why), "QEMU exited %d%s",
 			 WEXITSTATUS(st), line);
@@ -95,47 +98,63 @@ static void describe_exit(const struct ne_vms *v, struct ne_vm *vm, int st)
 			 WTERMSIG(st), line);
 }
 
-static void mark_ended(const struct ne_vms *v, struct ne_vm *vm)
+static void mark_ended(struct ne_vm *vm)
 {
-	uint64_t now = ne_now_us(), earliest;
+	uint64_t now = ne_now_us();
 
-	earliest = vm->start_us + (uint64_t)v->cfg.min_run_ms * 1000;
 	vm->ended = 1;
-	vm->report_us = now > earliest ? now : earliest;
+	vm->report_us = now > vm->report_floor_us ? now : vm->report_floor_us;
 	if (vm->pidfd >= 0)
 		close(vm->pidfd);
 	vm->pidfd = -1;
 	vm->pid = 0;
 }
 
-/* End a running QEMU: TERM, a grace period, then KILL; always reaped. */
-static void end_qemu(struct ne_vm *vm, const char *why)
+/*
+ * End the QEMUs of every VM marked `ending`: TERM to all of them, one
+ * shared grace period, then KILL for the rest; always reaped. One slow
+ * VM does not multiply the time the single-threaded loop is held.
+ */
+static void end_marked(struct ne_vms *v)
 {
-	uint64_t t0 = ne_now_us();
-	int st = 0, i;
-	pid_t r = 0;
+	uint64_t t0 = ne_now_us(), deadline = t0 + TERM_GRACE_MS * 1000ULL;
+	struct ne_vm *vm;
+	int left = 0, st;
 
-	if (!vm->pid)
-		return;
-	kill(vm->pid, SIGTERM);
-	for (i = 0; i < TERM_GRACE_MS / 5; i++) {
-		r = waitpid(vm->pid, &st, WNOHANG);
-		if (r == vm->pid || (r < 0 && errno != EINTR))
-			break;
+	for (vm = v->list; vm; vm = vm->next) {
+		if (vm->ending && vm->pid) {
+			kill(vm->pid, SIGTERM);
+			left++;
+		}
+	}
+	while (left && ne_now_us() < deadline) {
 		usleep(5000);
+		for (vm = v->list; vm; vm = vm->next) {
+			if (!vm->ending || !vm->pid || vm->reaped)
+				continue;
+			if (waitpid(vm->pid, &st, WNOHANG) == vm->pid) {
+				vm->reaped = 1;
+				left--;
+			}
+		}
 	}
-	if (r != vm->pid) {
-		kill(vm->pid, SIGKILL);
-		while (waitpid(vm->pid, &st, 0) < 0 && errno == EINTR)
-			;
+	for (vm = v->list; vm; vm = vm->next) {
+		if (!vm->ending || !vm->pid)
+			continue;
+		if (!vm->reaped) {
+			kill(vm->pid, SIGKILL);
+			while (waitpid(vm->pid, &st, 0) < 0 && errno == EINTR)
+				;
+		}
+		ne_log(0, "enclave slot=%" PRIu64 " cid=%" PRIu64 ": VM pid %d "
+		       "ended (%s) in %" PRIu64 " ms%s", vm->uid, vm->cid,
+		       (int)vm->pid, vm->why, (ne_now_us() - t0) / 1000,
+		       vm->reaped ? "" : ", killed");
+		if (vm->pidfd >= 0)
+			close(vm->pidfd);
+		vm->pidfd = -1;
+		vm->pid = 0;
 	}
-	ne_log(0, "enclave slot=%" PRIu64 " cid=%" PRIu64 ": VM pid %d ended "
-	       "(%s) in %" PRIu64 " ms%s", vm->uid, vm->cid, (int)vm->pid, why,
-	       (ne_now_us() - t0) / 1000, r == vm->pid ? "" : ", killed");
-	if (vm->pidfd >= 0)
-		close(vm->pidfd);
-	vm->pidfd = -1;
-	vm->pid = 0;
 }
 
 /* The VM is gone: its copy of the image goes too (QEMU read it at start). */
@@ -144,7 +163,7 @@ static void unlink_vm(struct ne_vms *v, struct ne_vm *vm)
 	struct ne_vm **pp;
 	char path[512];
 
-	path_of(v, path, sizeof(path), "image", vm->uid);
+	path_of(v, path, sizeof(path), "image", vm->uid, ".eif");
 	unlink(path);
 
 	for (pp = &v->list; *pp; pp = &(*pp)->next) {
@@ -159,11 +178,15 @@ static void unlink_vm(struct ne_vms *v, struct ne_vm *vm)
 void ne_vms_fini(struct ne_emu *emu)
 {
 	struct ne_vms *v = &emu->vms;
+	struct ne_vm *vm;
 
-	while (v->list) {
-		end_qemu(v->list, "emulator exiting");
-		unlink_vm(v, v->list);
+	for (vm = v->list; vm; vm = vm->next) {
+		vm->ending = 1;
+		snprintf(vm->why, sizeof(vm->why), "emulator exiting");
 	}
+	end_marked(v);
+	while (v->list)
+		unlink_vm(v, v->list);
 }
 
 /* Fork and exec QEMU; argv is built before fork (no malloc after it). */
@@ -176,10 +199,16 @@ static pid_t spawn(const char *const *argv, int logfd)
 	pid = fork();
 	if (pid)
 		return pid;
-	/* The daemon blocks TERM/INT outside ppoll and ignores PIPE. */
+	/*
+	 * The daemon's handlers and mask are no business of QEMU's. Default
+	 * dispositions first: a TERM already pending (STOP right after START)
+	 * must end the child, not run the daemon's handler in it.
+	 */
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
 	/* No orphan: the VM dies with the emulator, however it dies. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
 		_exit(127);
@@ -188,8 +217,14 @@ static pid_t spawn(const char *const *argv, int logfd)
 	    dup2(logfd, 2) < 0)
 		_exit(127);
 	/* Nothing else: a device link held open here would outlive its VM. */
-	syscall(SYS_close_range, 3U, ~0U, 0U);
+	if (syscall(SYS_close_range, 3U, ~0U, 0U)) {
+		long fd, max = sysconf(_SC_OPEN_MAX);
+
+		for (fd = 3; fd < max; fd++)
+			close((int)fd);
+	}
 	execv(argv[0], (char *const *)argv);
+	dprintf(2, "ne-emulator: cannot run %s: %s\n", argv[0], strerror(errno));
 	_exit(127);
 }
 
@@ -218,11 +253,15 @@ static int save_image(const struct ne_vms *v, const struct ne_parentmem *pm,
 	k++;
 	if (k < m.nr_regions && v->image_fault == NE_IMAGE_FAULT_SHIFT) {
 		m.regions[k].paddr += 4096;
-	} else if (k + 1 < m.nr_regions) {
+	} else if (k + 1 < m.nr_regions &&
+		   v->image_fault == NE_IMAGE_FAULT_SWAP) {
 		struct ne_region t = m.regions[k];
 
 		m.regions[k] = m.regions[k + 1];
 		m.regions[k + 1] = t;
+	} else {
+		ne_log(0, "image fault: too few regions after the header's, "
+		       "the image is read as it is");
 	}
 	rc = ne_image_save_eif(pm, &m, path, code, why);
 	free(m.regions);
@@ -249,11 +288,11 @@ static int launch(struct ne_emu *emu, struct ne_vm *vm,
 		*why = "no vsock backend socket for this CID";
 		return -1;
 	}
-	path_of(v, eif, sizeof(eif), "image", vm->uid);
+	path_of(v, eif, sizeof(eif), "image", vm->uid, ".eif");
 	if (save_image(v, pm, s, eif, code, why))
 		return -1;
-	path_of(v, con, sizeof(con), "console", vm->uid);
-	path_of(v, qlog, sizeof(qlog), "qemu", vm->uid);
+	path_of(v, con, sizeof(con), "console", vm->uid, ".log");
+	path_of(v, qlog, sizeof(qlog), "qemu", vm->uid, ".log");
 	logfd = open(qlog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (logfd < 0) {
 		*code = "host-error";
@@ -331,6 +370,10 @@ void ne_vms_started(struct ne_emu *emu, struct ne_devconn *c, uint64_t uid,
 	vm->conn_id = c->id;
 	vm->pidfd = -1;
 	vm->start_us = ne_now_us();
+	/* Its end is reported after START's reply (delayed by latency) is out. */
+	vm->report_floor_us = vm->start_us +
+		ne_faults_latency(&emu->faults, NE_CMD_ENCLAVE_START) +
+		(uint64_t)v->cfg.min_run_ms * 1000;
 	vm->next = v->list;
 	v->list = vm;
 	if (launch(emu, vm, &c->mem, s, &code, &why)) {
@@ -338,7 +381,7 @@ void ne_vms_started(struct ne_emu *emu, struct ne_devconn *c, uint64_t uid,
 		snprintf(vm->why, sizeof(vm->why), "not booted: %s", why);
 		ne_log(0, "enclave slot=%" PRIu64 " cid=%" PRIu64 ": not booted "
 		       "(%s): %s; it stops", uid, vm->cid, code, why);
-		mark_ended(v, vm);
+		mark_ended(vm);
 	} else {
 		v->booted++;
 		code = "qemu";
@@ -365,40 +408,55 @@ void ne_vms_reap(struct ne_emu *emu, struct ne_vm *vm)
 	ne_log(0, "enclave slot=%" PRIu64 " cid=%" PRIu64 ": VM pid %d ended "
 	       "by itself after %" PRIu64 " ms: %s", vm->uid, vm->cid,
 	       (int)vm->pid, (ne_now_us() - vm->start_us) / 1000, vm->why);
-	mark_ended(&emu->vms, vm);
+	mark_ended(vm);
 }
 
-void ne_vms_sync(struct ne_emu *emu)
+void ne_vms_sync(struct ne_emu *emu, int report)
 {
 	struct ne_vms *v = &emu->vms;
 	struct ne_vm *vm, *next;
 	uint64_t now = ne_now_us();
+	int ending = 0;
 
-	for (vm = v->list; vm; vm = next) {
+	/* First every VM whose slot stopped or whose parent went. */
+	for (vm = v->list; vm; vm = vm->next) {
 		struct ne_slot *s = ne_engine_find(&emu->engine, vm->uid);
 		int running = s && s->state == NE_SLOT_STATE_RUNNING &&
 			      s->cid == vm->cid;
 		int parent = emu->dev.active &&
 			     emu->dev.active->id == vm->conn_id;
 
-		next = vm->next;
 		/* Without a pidfd, look for the exit on every turn. */
 		if (vm->pid && vm->pidfd < 0)
 			ne_vms_reap(emu, vm);
-		if (!vm->ended) {
-			if (running && parent)
-				continue;
-			end_qemu(vm, !running ? (s ? "slot stopped" :
-				 "slot freed") : "parent VM gone");
-			if (running)
-				ne_engine_end(&emu->engine, vm->uid);
+		if (running && parent)
+			continue;
+		/* No device to tell: the slot just stops. */
+		if (running)
+			ne_engine_end(&emu->engine, vm->uid);
+		if (!vm->ended)
+			snprintf(vm->why, sizeof(vm->why), "%s", !running ?
+				 (s ? "slot stopped" : "slot freed") :
+				 "parent VM gone");
+		vm->ending = 1;
+		ending++;
+	}
+	if (ending)
+		end_marked(v);
+	for (vm = v->list; vm; vm = next) {
+		next = vm->next;
+		if (vm->ending) {
 			unlink_vm(v, vm);
 			continue;
 		}
-		if (running && parent && now < vm->report_us)
+		/*
+		 * Ended by itself: STOPPED and one event, but not from inside
+		 * a command (the event could close the connection whose reply
+		 * is still to be queued) and not before START's reply is out.
+		 */
+		if (!vm->ended || !report || now < vm->report_us)
 			continue;
-		if (running && parent && ne_engine_end(&emu->engine,
-						       vm->uid) == 1) {
+		if (ne_engine_end(&emu->engine, vm->uid) == 1) {
 			ne_log(0, "enclave slot=%" PRIu64 " cid=%" PRIu64 ": "
 			       "STOPPED (%s)", vm->uid, vm->cid, vm->why);
 			ne_devlink_events(emu, 1);
@@ -462,11 +520,13 @@ void ne_vms_list(const struct ne_vms *v, struct ne_buf *out)
 int ne_vms_console(const struct ne_vms *v, uint64_t uid, uint64_t offset,
 		   struct ne_buf *out)
 {
-	char path[512], *buf, *p, *nl;
+	char path[512], *buf, *p, *end;
 	ssize_t n;
 	int fd;
 
-	path_of(v, path, sizeof(path), "console", uid);
+	if (offset > INT64_MAX)
+		return -EINVAL;
+	path_of(v, path, sizeof(path), "console", uid, ".log");
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -ENOENT;
@@ -477,17 +537,24 @@ int ne_vms_console(const struct ne_vms *v, uint64_t uid, uint64_t offset,
 		free(buf);
 		return -EIO;
 	}
-	buf[n] = 0;
-	for (p = buf; (nl = memchr(p, '\n', (size_t)(buf + n - p))); p = nl + 1) {
-		char *q;
+	end = buf + n;
+	for (p = buf; p < end; ) {
+		char *nl = memchr(p, '\n', (size_t)(end - p)), *q;
 
-		*nl = 0;
+		/* A line longer than a chunk goes out in pieces. */
+		if (!nl && (p > buf || n < CONSOLE_CHUNK))
+			break;
+		if (!nl)
+			nl = end;
+		for (q = p; q < nl; q++)
+			if ((unsigned char)*q < ' ' && *q != '\t' &&
+			    !(*q == '\r' && q + 1 == nl))
+				*q = '?';
 		if (nl > p && nl[-1] == '\r')
 			nl[-1] = 0;
-		for (q = p; *q; q++)
-			if ((unsigned char)*q < ' ' && *q != '\t')
-				*q = '?';
+		*nl = 0;
 		ne_buf_printf(out, "C %s\n", p);
+		p = nl + (nl < end);
 	}
 	ne_buf_printf(out, "N %" PRIu64 "\n", offset + (uint64_t)(p - buf));
 	free(buf);

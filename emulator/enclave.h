@@ -47,8 +47,11 @@ struct ne_vm {
 	unsigned int conn_id;		/* the parent VM's device connection */
 	pid_t pid;			/* 0: never launched */
 	int pidfd;			/* -1 if none */
-	int ended;			/* waiting to be reported */
+	int ended;			/* by itself: waiting to be reported */
+	int ending;			/* being ended by the emulator */
+	int reaped;
 	uint64_t start_us;
+	uint64_t report_floor_us;	/* START's reply out, min_run_ms past */
 	uint64_t report_us;		/* ended: report at or after this */
 	char why[192];
 	struct ne_vm *next;
@@ -79,8 +82,13 @@ void ne_vms_fini(struct ne_emu *emu);
 /* ENCLAVE_START of @uid succeeded (or was carried out with its reply lost). */
 void ne_vms_started(struct ne_emu *emu, struct ne_devconn *c, uint64_t uid,
 		    struct ne_trace_ent *ent);
-/* Reconcile VMs with the slot table; report VMs that ended by themselves. */
-void ne_vms_sync(struct ne_emu *emu);
+/*
+ * Reconcile VMs with the slot table: end those whose slot is no longer
+ * RUNNING or whose parent is gone. With @report, also stop the slots of
+ * VMs that ended by themselves, one event each (never from inside a
+ * command: the event may close the connection the reply is for).
+ */
+void ne_vms_sync(struct ne_emu *emu, int report);
 /* A VM's pidfd is readable: reap it. */
 void ne_vms_reap(struct ne_emu *emu, struct ne_vm *vm);
 struct ne_vm *ne_vms_find_fd(struct ne_vms *v, int fd);

@@ -65,8 +65,13 @@ uint64_t ne_eif_length(const uint8_t hdr[NE_EIF_HDR_SIZE], const char **why)
 	for (i = 0; i < n; i++) {
 		off = be(hdr + 28 + 8 * i, 8);
 		size = be(hdr + 284 + 8 * i, 8);
+		if (off < NE_EIF_HDR_SIZE || off > (1ULL << 40) ||
+		    size > (1ULL << 40)) {
+			*why = "EIF section outside any sane image";
+			return 0;
+		}
 		end = off + NE_EIF_SECTION_HDR + size;
-		if (off < NE_EIF_HDR_SIZE || end < off || end > (1ULL << 40)) {
+		if (end > (1ULL << 40)) {
 			*why = "EIF section outside any sane image";
 			return 0;
 		}

@@ -104,7 +104,7 @@ int main(int argc, char **argv)
 			cfg.latency_us = v;
 			break;
 		case 'L':
-			logf = fopen(optarg, "a");
+			logf = fopen(optarg, "ae");
 			if (!logf) {
 				fprintf(stderr, "ne-emulator: %s: %s\n", optarg,
 					strerror(errno));

@@ -7,11 +7,11 @@
  * little-endian. The device sends HELLO first and the emulator answers HELLO
  * with its version; after that the device sends CMD and the emulator sends
  * REPLY (matched by id) and EVENT (id 0) at any time. If the emulator's
- * HELLO asks for it, the device sends MEMMAP before its next CMD: where the parent VM's RAM is, so the emulator can
- * read an enclave image out of the memory the driver donated. A receiver
- * that sees a
- * bad magic, an unknown type or an oversized length drops the connection;
- * the device then answers every pending command with rc -EIO itself.
+ * HELLO asks for it, the device sends MEMMAP before its next CMD: where the
+ * parent VM's RAM is, so the emulator can read an enclave image out of the
+ * memory the driver donated. A receiver that sees a bad magic, an unknown
+ * type or an oversized length drops the connection; the device then
+ * answers every pending command with rc -EIO itself.
  */
 
 #ifndef NE_WIRE_H

@@ -12,7 +12,8 @@
  * RAM is (NE_WIRE_MEMMAP, with the RAM backend's fds): the emulator reads
  * an enclave's image out of the pages the driver donated, at the
  * guest-physical addresses the driver gives, so it must see the same
- * memory map the guest does rather than guess the machine's layout.
+ * memory map the guest does rather than guess the machine's layout. The
+ * map is sent once per link: memory hotplugged later is not in it.
  *
  * Register map and wire framing come from the project's shared headers
  * (module/ne_proto.h, emulator/ne_wire.h), copied beside this file by
@@ -483,6 +484,14 @@ static void ne_send_memmap(NitroEnclavesState *s)
         warn_report_once("nitro-enclaves: guest RAM has more ranges or "
                          "backends than the emulator is told about");
     }
+    s->memmap_sent = true;
+    if (b.nr_fds && qemu_chr_fe_set_msgfds(&s->chr, b.fds, b.nr_fds) < 0) {
+        warn_report_once("nitro-enclaves: the chardev cannot pass file "
+                         "descriptors (use a unix socket); the emulator "
+                         "will not see guest RAM");
+        b.map.count = 0;
+        b.nr_fds = 0;
+    }
     wire.count = cpu_to_le32(b.map.count);
     wire.nr_fds = cpu_to_le32(b.nr_fds);
     for (i = 0; i < b.map.count; i++) {
@@ -492,14 +501,6 @@ static void ne_send_memmap(NitroEnclavesState *s)
         wire.ent[i].fd = cpu_to_le32(b.map.ent[i].fd);
     }
     trace_nitro_enclaves_memmap(b.map.count, b.nr_fds);
-    s->memmap_sent = true;
-    if (b.nr_fds && qemu_chr_fe_set_msgfds(&s->chr, b.fds, b.nr_fds) < 0) {
-        warn_report_once("nitro-enclaves: the chardev cannot pass file "
-                         "descriptors (use a unix socket); the emulator "
-                         "will not see guest RAM");
-        wire.count = 0;
-        wire.nr_fds = 0;
-    }
     ne_send_frame(s, NE_WIRE_MEMMAP, 0, &wire,
                   offsetof(struct ne_wire_memmap, ent) +
                   b.map.count * sizeof(wire.ent[0]));

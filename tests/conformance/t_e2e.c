@@ -40,7 +40,7 @@
 #define HEARTBEAT_BYTE		0xb7
 #define ECHO_PORT		5000
 #define CONTROL_PORT		5001
-#define BOOT_WAIT_MS		(240 * 1000)	/* TCG enclave on a TCG parent */
+#define BOOT_WAIT_MS		(300 * 1000)	/* TCG enclave on a TCG parent */
 #define STOP_WAIT_MS		(60 * 1000)
 #define ENCLAVE_MEM		(128UL << 20)
 #define MAX_REGIONS		1024
@@ -246,6 +246,7 @@ static int connect_vsock(uint64_t cid, unsigned int port)
 		.svm_family = AF_VSOCK, .svm_cid = (unsigned int)cid,
 		.svm_port = port,
 	};
+	struct timeval tv = { 10, 0 };	/* a busy TCG enclave answers late */
 	double t0 = now_ms();
 	int s, err;
 
@@ -253,25 +254,35 @@ static int connect_vsock(uint64_t cid, unsigned int port)
 		s = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (s < 0)
 			return -errno;
+		setsockopt(s, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tv,
+			   sizeof(tv));
 		if (!connect(s, (struct sockaddr *)&sa, sizeof(sa)))
 			return s;
 		err = -errno;
 		close(s);
-		if ((err != -ECONNRESET && err != -ECONNREFUSED) ||
-		    now_ms() - t0 > 30000)
+		if ((err != -ECONNRESET && err != -ECONNREFUSED &&
+		     err != -ETIMEDOUT) || now_ms() - t0 > 60000)
 			return err;
 		usleep(200 * 1000);
 	}
 }
 
-/* Does the enclave's console (the emulator's per-slot log) contain s? */
-static int console_has(uint64_t uid, const char *s)
+/*
+ * Does the enclave's console (the emulator's per-slot log) show s within
+ * ms? The init may still be printing when the parent asks.
+ */
+static int console_has(uint64_t uid, const char *s, int ms)
 {
 	static char out[64 << 10];
+	double t0 = now_ms();
 
-	if (emu_cmd(out, sizeof(out), "console %llu", (unsigned long long)uid))
-		return 0;
-	return strstr(out, s) != NULL;
+	do {
+		if (!emu_cmd(out, sizeof(out), "console %llu",
+			     (unsigned long long)uid) && strstr(out, s))
+			return 1;
+		usleep(200 * 1000);
+	} while (now_ms() - t0 < ms);
+	return 0;
 }
 
 /* Enclave VMs the emulator runs now (`vms` lines other than the totals). */
@@ -392,8 +403,8 @@ TEST_TIMEOUT(e2e, boots_heartbeats_powers_off, E2E_TIMEOUT_S)
 		return;
 	e2e_boot(_th, &e, ONE_REGION, img, len, 3);
 	free(img);
-	EXPECT_TRUE(console_has(e.uid, "enclave-init: heartbeat"),
-		    "the console shows the init's heartbeat line");
+	EXPECT_TRUE(console_has(e.uid, "enclave-init: heartbeat acknowledged",
+				10000), "the console shows the init's heartbeat line");
 	e2e_poweroff(_th, &e);
 	EXPECT_EQ(0, strcmp("STOPPED", t_emu_state(_th, e.uid)),
 		  "the slot is STOPPED after the enclave powered off");

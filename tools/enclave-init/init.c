@@ -9,7 +9,9 @@
  *     ".ko" when it has no extension (order matters: virtio_mmio, vsock,
  *     vmw_vsock_virtio_transport_common, vmw_vsock_virtio_transport, nsm);
  *  3. tells the parent it booted, as the Nitro Enclaves heartbeat wants:
- *     connects AF_VSOCK to CID 3 port 9000 (retrying for up to 60 s),
+ *     connects AF_VSOCK to CID 3 port 9000 (each try waiting 10 s for the
+ *     answer, retrying for up to 180 s: a parent under TCG on a busy host
+ *     can take longer than vsock's default 2 s to accept),
  *     sends 0xB7 and checks that the same byte comes back;
  *  4. serves vsock port 5000, which echoes what it receives (a child per
  *     connection), and port 5001, which takes one command a line:
@@ -32,6 +34,7 @@
 #include <sys/reboot.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -43,7 +46,8 @@
 #define PARENT_CID		3
 #define HEARTBEAT_PORT		9000
 #define HEARTBEAT_BYTE		0xb7
-#define HEARTBEAT_TIMEOUT_MS	60000
+#define HEARTBEAT_TIMEOUT_MS	180000
+#define CONNECT_TIMEOUT_S	10
 #define ECHO_PORT		5000
 #define CONTROL_PORT		5001
 #define CONTROL_TIMEOUT_S	5
@@ -310,11 +314,14 @@ static int vsock_try_connect(void *arg)
 		.svm_cid = t->cid,
 		.svm_port = t->port,
 	};
+	struct timeval tv = { CONNECT_TIMEOUT_S, 0 };
 	int fd;
 
 	fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	/* Best effort: without it the kernel's 2 s default applies. */
+	setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		close(fd);
 		return -errno;
