@@ -53,11 +53,23 @@ echo "4. The enclave's serial console (kept by the emulator for slot $uid):"
 ne-emu-ctl console "$uid" | sed -n 's/^C /   enclave| /p'
 echo "   The emulator runs it as: $(ne-emu-ctl vms | sed -n 's/^V \(slot=.*\) up_ms.*/\1/p')"
 
-echo "5. Teardown: SIGTERM to nectl closes the enclave fd; the driver stops it and frees"
-echo "   its slot, the emulator ends the enclave VM, pages and CPUs come back."
-kill -TERM $run
+cid=$(sed -n 's/.*enclave started: CID \([0-9]*\).*/\1/p' /tmp/run.out)
+echo "5. A vsock exchange with the enclave's init (CID $cid, port 5001):"
+echo "   parent> ping      enclave> $(ne-vsock "$cid" 5001 ping)"
+echo "6. The enclave powers itself off:"
+echo "   parent> poweroff  enclave> $(ne-vsock "$cid" 5001 poweroff)"
+t=0
+while [ $t -lt 60 ] && kill -0 $run 2>/dev/null; do
+	sleep 1
+	t=$((t + 1))
+done
+if kill -0 $run 2>/dev/null; then
+	echo "   nectl saw no EPOLLHUP within 60 s: stopping it (SIGTERM)"
+	kill -TERM $run
+fi
 wait $run
 rc=$?
+echo "   nectl got EPOLLHUP on the enclave fd, closed it, and the driver freed the slot:"
 tail -n 2 /tmp/run.out | sed 's/^/   nectl| /'
 left=$(ne-emu-ctl vms | grep -c '^V slot=')
 slots=$(ne-emu-ctl slots | grep -c '^SLOT')
@@ -65,9 +77,10 @@ echo "   enclave VMs left: $left; device slots left: $slots"
 echo "" >$p/parameters/ne_cpus 2>/dev/null
 state=offline
 [ "$(cat /sys/devices/system/cpu/cpu$first/online)" = 1 ] && state=online
-echo "6. Pool released: CPU $first is $state again."
-if [ $rc = 0 ] && [ "$left" = 0 ] && [ "$slots" = 0 ]; then
-	echo "== the enclave booted, sent its heartbeat and was torn down =="
+echo "7. Pool released: CPU $first is $state again."
+if [ $rc = 0 ] && [ "$left" = 0 ] && [ "$slots" = 0 ] &&
+   grep -q 'the enclave exited' /tmp/run.out; then
+	echo "== the enclave booted, sent its heartbeat, talked, powered off and was torn down =="
 	exit 0
 fi
 echo "== FAILED (nectl exit $rc) =="
