@@ -15,7 +15,9 @@
  *     sends 0xB7 and checks that the same byte comes back;
  *  4. serves vsock port 5000, which echoes what it receives (a child per
  *     connection), and port 5001, which takes one command a line:
- *     "poweroff" (answers "ok", syncs and powers off) or "ping" ("pong").
+ *     "poweroff" (answers "ok", syncs and powers off), "ping" ("pong") or
+ *     "pcr0" ("pcr0 <hex>": PCR0 as the NSM device reports it, so a test
+ *     can compare it with the measurement of the image it built).
  *
  * Build it static (make -C tools enclave-init): the initramfs holds no libc.
  * Compiled with ENCLAVE_INIT_TEST, main() is left out and the helpers are
@@ -27,12 +29,14 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/syscall.h>
@@ -52,7 +56,23 @@
 #define CONTROL_PORT		5001
 #define CONTROL_TIMEOUT_S	5
 
-enum init_cmd { CMD_NONE, CMD_POWEROFF, CMD_PING, CMD_UNKNOWN };
+enum init_cmd { CMD_NONE, CMD_POWEROFF, CMD_PING, CMD_PCR0, CMD_UNKNOWN };
+
+/* The NSM device's raw interface (uapi linux/nsm.h, Linux 6.8+). */
+struct init_nsm_iovec {
+	unsigned long long addr;
+	unsigned long long len;
+};
+
+struct init_nsm_raw {
+	struct init_nsm_iovec request;
+	struct init_nsm_iovec response;
+};
+
+#define INIT_NSM_IOCTL_RAW	_IOWR(0x0A, 0x0, struct init_nsm_raw)
+#define INIT_NSM_DEV		"/dev/nsm"
+#define INIT_NSM_RESPONSE_MAX	0x3000
+#define INIT_PCR_LEN		48	/* SHA-384 */
 
 static int log_fd = 2;
 
@@ -269,7 +289,85 @@ static enum init_cmd init_parse_command(const char *line, size_t len)
 		return CMD_POWEROFF;
 	if (len == 4 && !memcmp(line, "ping", 4))
 		return CMD_PING;
+	if (len == 4 && !memcmp(line, "pcr0", 4))
+		return CMD_PCR0;
 	return len ? CMD_UNKNOWN : CMD_NONE;
+}
+
+/*
+ * The CBOR request {"DescribePCR": {"index": index}} for index < 24 (one
+ * byte, CBOR's immediate unsigned integer). Returns its length.
+ */
+static size_t init_nsm_pcr_request(unsigned char *buf, unsigned int index)
+{
+	size_t n = 0;
+
+	buf[n++] = 0xa1;			/* map, 1 pair */
+	buf[n++] = 0x60 | 11;			/* text, 11 bytes */
+	memcpy(buf + n, "DescribePCR", 11);
+	n += 11;
+	buf[n++] = 0xa1;			/* map, 1 pair */
+	buf[n++] = 0x60 | 5;			/* text, 5 bytes */
+	memcpy(buf + n, "index", 5);
+	n += 5;
+	buf[n++] = (unsigned char)(index < 24 ? index : 0);	/* uint, immediate */
+	return n;
+}
+
+/*
+ * The PCR from a DescribePCR response: the byte string (48 bytes, length
+ * in one byte: 0x58 0x30) after the text key "data". 0, or -EBADMSG.
+ */
+static int init_nsm_pcr_parse(const unsigned char *r, size_t len,
+			      unsigned char pcr[INIT_PCR_LEN])
+{
+	static const unsigned char key[] = { 0x64, 'd', 'a', 't', 'a', 0x58,
+					     INIT_PCR_LEN };
+	size_t i;
+
+	for (i = 0; i + sizeof(key) + INIT_PCR_LEN <= len; i++) {
+		if (!memcmp(r + i, key, sizeof(key))) {
+			memcpy(pcr, r + i + sizeof(key), INIT_PCR_LEN);
+			return 0;
+		}
+	}
+	return -EBADMSG;
+}
+
+/* "pcr0 <hex>\n" from the NSM device, or "error <why>\n". */
+static void init_pcr0_answer(char *out, size_t size)
+{
+	unsigned char req[32], pcr[INIT_PCR_LEN], *resp;
+	struct init_nsm_raw raw;
+	int fd, i, n;
+
+	resp = malloc(INIT_NSM_RESPONSE_MAX);
+	fd = open(INIT_NSM_DEV, O_RDWR | O_CLOEXEC);
+	if (!resp || fd < 0) {
+		snprintf(out, size, "error %s: %s\n", INIT_NSM_DEV,
+			 strerror(errno));
+		goto out;
+	}
+	raw.request.addr = (unsigned long long)(uintptr_t)req;
+	raw.request.len = init_nsm_pcr_request(req, 0);
+	raw.response.addr = (unsigned long long)(uintptr_t)resp;
+	raw.response.len = INIT_NSM_RESPONSE_MAX;
+	if (ioctl(fd, INIT_NSM_IOCTL_RAW, &raw)) {
+		snprintf(out, size, "error NSM request: %s\n", strerror(errno));
+		goto out;
+	}
+	if (init_nsm_pcr_parse(resp, raw.response.len, pcr)) {
+		snprintf(out, size, "error NSM answer without PCR data\n");
+		goto out;
+	}
+	n = snprintf(out, size, "pcr0 ");
+	for (i = 0; i < INIT_PCR_LEN && n + 3 < (int)size; i++)
+		n += snprintf(out + n, size - n, "%02x", pcr[i]);
+	snprintf(out + n, size - n, "\n");
+out:
+	if (fd >= 0)
+		close(fd);
+	free(resp);
 }
 
 /* Reads one command line (at most 127 bytes) and answers it. */
@@ -294,6 +392,12 @@ static enum init_cmd init_control(int fd)
 		write_all(fd, "ok\n", 3);
 	else if (cmd == CMD_PING)
 		write_all(fd, "pong\n", 5);
+	else if (cmd == CMD_PCR0) {
+		char ans[160];
+
+		init_pcr0_answer(ans, sizeof(ans));
+		write_all(fd, ans, strlen(ans));
+	}
 	else if (cmd == CMD_UNKNOWN)
 		write_all(fd, "unknown command\n", 16);
 	return cmd;

@@ -366,6 +366,78 @@ TEST(control, long_line_without_newline)
 	EXPECT_EQ(CMD_UNKNOWN, control_says(r, r, sizeof(r)));
 }
 
+TEST(control, pcr0_without_nsm_device_is_an_error)
+{
+	char r[160];
+
+	EXPECT_EQ(CMD_PCR0, control_says("pcr0\n", r, sizeof(r)));
+	if (access(INIT_NSM_DEV, F_OK) == 0)
+		SKIP(return, "this host has " INIT_NSM_DEV);
+	EXPECT_EQ(0, strncmp(r, "error /dev/nsm: ", 16), "answer '%s'", r);
+}
+
+/* ---- NSM: DescribePCR in CBOR ---- */
+
+TEST(nsm, describe_pcr_request_bytes)
+{
+	static const unsigned char want[] = {
+		0xa1, 0x6b, 'D', 'e', 's', 'c', 'r', 'i', 'b', 'e', 'P', 'C',
+		'R', 0xa1, 0x65, 'i', 'n', 'd', 'e', 'x', 0x00,
+	};
+	unsigned char buf[32];
+
+	ASSERT_EQ(sizeof(want), init_nsm_pcr_request(buf, 0));
+	EXPECT_EQ(0, memcmp(buf, want, sizeof(want)));
+	init_nsm_pcr_request(buf, 8);
+	EXPECT_EQ(8, buf[20], "index 8 is the immediate 0x08");
+}
+
+/* {"DescribePCR": {"data": h'00 01 .. 2f', "lock": false}} */
+static size_t pcr_response(unsigned char *b)
+{
+	size_t n = 0;
+	int i;
+
+	b[n++] = 0xa1;
+	b[n++] = 0x6b;
+	memcpy(b + n, "DescribePCR", 11);
+	n += 11;
+	b[n++] = 0xa2;
+	b[n++] = 0x64;
+	memcpy(b + n, "data", 4);
+	n += 4;
+	b[n++] = 0x58;
+	b[n++] = 48;
+	for (i = 0; i < 48; i++)
+		b[n++] = (unsigned char)i;
+	b[n++] = 0x64;
+	memcpy(b + n, "lock", 4);
+	n += 4;
+	b[n++] = 0xf4;
+	return n;
+}
+
+TEST(nsm, pcr_parsed_from_response)
+{
+	unsigned char resp[128], pcr[INIT_PCR_LEN];
+	size_t n = pcr_response(resp);
+
+	ASSERT_EQ(0, init_nsm_pcr_parse(resp, n, pcr));
+	EXPECT_EQ(0, pcr[0]);
+	EXPECT_EQ(47, pcr[47]);
+}
+
+TEST(nsm, truncated_response_refused)
+{
+	unsigned char resp[128], pcr[INIT_PCR_LEN];
+	size_t n = pcr_response(resp);
+
+	EXPECT_EQ(-EBADMSG, init_nsm_pcr_parse(resp, n - 6 - 10, pcr),
+		  "the 48 bytes are cut short");
+	resp[18] = 'x';		/* "data" -> "dxta" */
+	EXPECT_EQ(-EBADMSG, init_nsm_pcr_parse(resp, n, pcr));
+}
+
 /* ---- the retry schedule ---- */
 
 static int attempts;
