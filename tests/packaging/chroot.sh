@@ -13,24 +13,35 @@ NE_CHROOT_MAX_AGE=${NE_CHROOT_MAX_AGE:-14}
 # Bump when _ne_chroot_build changes what ends up in the chroot.
 NE_CHROOT_RECIPE=1
 NE_CHROOT_BASE_PKGS="dkms libc6-dev pkg-config openssl kmod systemd-standalone-sysusers"
+# ne_chroot_base_pkgs SUITE: NE_CHROOT_BASE_PKGS, less what SUITE lacks.
+# bullseye (systemd 247) has no systemd-standalone-sysusers; it is only there
+# for nitro-enclaves-utils, which bullseye does not get (built on bookworm).
+ne_chroot_base_pkgs() {
+	case $1 in
+	bullseye) echo "${NE_CHROOT_BASE_PKGS/ systemd-standalone-sysusers/}" ;;
+	*) echo "$NE_CHROOT_BASE_PKGS" ;;
+	esac
+}
 
 # Headers each suite's chroot gets up front ("first"), and headers whose
 # debs are only downloaded so a test can install them later ("later").
 ne_chroot_first_headers() {
 	case $1 in
+	bullseye) echo linux-headers-amd64 ;;
 	bookworm) echo linux-headers-amd64 BPO:linux-headers-amd64 ;;
 	trixie) echo linux-headers-amd64 ;;
 	esac
 }
 ne_chroot_later_headers() {
 	case $1 in
+	bullseye) echo linux-headers-cloud-amd64 ;;
 	bookworm) echo linux-headers-cloud-amd64 ;;
 	trixie) echo linux-headers-cloud-amd64 ;;
 	esac
 }
 
 _ne_chroot_key() {
-	printf '%s\n' "$NE_CHROOT_RECIPE" "$NE_CHROOT_BASE_PKGS" \
+	printf '%s\n' "$NE_CHROOT_RECIPE" "$(ne_chroot_base_pkgs "$1")" \
 		"$(ne_chroot_first_headers "$1")" "$(ne_chroot_later_headers "$1")" |
 		sha256sum | cut -c1-10
 }
@@ -104,7 +115,7 @@ _ne_chroot_build() {
 	done
 	ne_log "installing dkms, toolchain and ${pkgs[*]} in the $suite chroot"
 	if ! ne_chroot_sh "$root" "DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-		--no-install-recommends $NE_CHROOT_BASE_PKGS ${pkgs[*]}" >"$root.log" 2>&1 ||
+		--no-install-recommends $(ne_chroot_base_pkgs "$suite") ${pkgs[*]}" >"$root.log" 2>&1 ||
 	   ! ne_chroot_sh "$root" "apt-get install -y -q --no-install-recommends \
 		--download-only $(ne_chroot_later_headers "$suite")" >>"$root.log" 2>&1; then
 		tail -n 30 "$root.log" >&2
