@@ -113,11 +113,20 @@ _ne_chroot_build() {
 		[ -n "$p" ] || { ne_chroot_leave "$root"; rm -rf "$root"; ne_die "no backports headers"; }
 		pkgs+=("$p")
 	done
-	ne_log "installing dkms, toolchain and ${pkgs[*]} in the $suite chroot"
+	# Headers for later are cached as the package their metapackage points
+	# to (the one a test installs): the metapackage itself may be missing
+	# from the mirror (bullseye-security's linux-headers-cloud-amd64 was).
+	local later=() l
+	for p in $(ne_chroot_later_headers "$suite"); do
+		l=$(ne_chroot_sh "$root" "apt-cache depends $p" 2>/dev/null |
+			sed -n 's/^ *Depends: \(linux-headers-[^ ]*\)$/\1/p' | head -n1)
+		later+=("${l:-$p}")
+	done
+	ne_log "installing dkms, toolchain and ${pkgs[*]} in the $suite chroot (later: ${later[*]})"
 	if ! ne_chroot_sh "$root" "DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 		--no-install-recommends $(ne_chroot_base_pkgs "$suite") ${pkgs[*]}" >"$root.log" 2>&1 ||
 	   ! ne_chroot_sh "$root" "apt-get install -y -q --no-install-recommends \
-		--download-only $(ne_chroot_later_headers "$suite")" >>"$root.log" 2>&1; then
+		--download-only ${later[*]}" >>"$root.log" 2>&1; then
 		tail -n 30 "$root.log" >&2
 		ne_chroot_leave "$root"
 		rm -rf "$root" "$root.log"
