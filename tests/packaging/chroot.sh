@@ -13,24 +13,35 @@ NE_CHROOT_MAX_AGE=${NE_CHROOT_MAX_AGE:-14}
 # Bump when _ne_chroot_build changes what ends up in the chroot.
 NE_CHROOT_RECIPE=1
 NE_CHROOT_BASE_PKGS="dkms libc6-dev pkg-config openssl kmod systemd-standalone-sysusers"
+# ne_chroot_base_pkgs SUITE: NE_CHROOT_BASE_PKGS, less what SUITE lacks.
+# bullseye (systemd 247) has no systemd-standalone-sysusers; it is only there
+# for nitro-enclaves-utils, which bullseye does not get (built on bookworm).
+ne_chroot_base_pkgs() {
+	case $1 in
+	bullseye) echo "${NE_CHROOT_BASE_PKGS/ systemd-standalone-sysusers/}" ;;
+	*) echo "$NE_CHROOT_BASE_PKGS" ;;
+	esac
+}
 
 # Headers each suite's chroot gets up front ("first"), and headers whose
 # debs are only downloaded so a test can install them later ("later").
 ne_chroot_first_headers() {
 	case $1 in
+	bullseye) echo linux-headers-amd64 ;;
 	bookworm) echo linux-headers-amd64 BPO:linux-headers-amd64 ;;
 	trixie) echo linux-headers-amd64 ;;
 	esac
 }
 ne_chroot_later_headers() {
 	case $1 in
+	bullseye) echo linux-headers-cloud-amd64 ;;
 	bookworm) echo linux-headers-cloud-amd64 ;;
 	trixie) echo linux-headers-cloud-amd64 ;;
 	esac
 }
 
 _ne_chroot_key() {
-	printf '%s\n' "$NE_CHROOT_RECIPE" "$NE_CHROOT_BASE_PKGS" \
+	printf '%s\n' "$NE_CHROOT_RECIPE" "$(ne_chroot_base_pkgs "$1")" \
 		"$(ne_chroot_first_headers "$1")" "$(ne_chroot_later_headers "$1")" |
 		sha256sum | cut -c1-10
 }
@@ -102,11 +113,20 @@ _ne_chroot_build() {
 		[ -n "$p" ] || { ne_chroot_leave "$root"; rm -rf "$root"; ne_die "no backports headers"; }
 		pkgs+=("$p")
 	done
-	ne_log "installing dkms, toolchain and ${pkgs[*]} in the $suite chroot"
+	# Headers for later are cached as the package their metapackage points
+	# to (the one a test installs): the metapackage itself may be missing
+	# from the mirror (bullseye-security's linux-headers-cloud-amd64 was).
+	local later=() l
+	for p in $(ne_chroot_later_headers "$suite"); do
+		l=$(ne_chroot_sh "$root" "apt-cache depends $p" 2>/dev/null |
+			sed -n 's/^ *Depends: \(linux-headers-[^ ]*\)$/\1/p' | head -n1)
+		later+=("${l:-$p}")
+	done
+	ne_log "installing dkms, toolchain and ${pkgs[*]} in the $suite chroot (later: ${later[*]})"
 	if ! ne_chroot_sh "$root" "DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-		--no-install-recommends $NE_CHROOT_BASE_PKGS ${pkgs[*]}" >"$root.log" 2>&1 ||
+		--no-install-recommends $(ne_chroot_base_pkgs "$suite") ${pkgs[*]}" >"$root.log" 2>&1 ||
 	   ! ne_chroot_sh "$root" "apt-get install -y -q --no-install-recommends \
-		--download-only $(ne_chroot_later_headers "$suite")" >>"$root.log" 2>&1; then
+		--download-only ${later[*]}" >>"$root.log" 2>&1; then
 		tail -n 30 "$root.log" >&2
 		ne_chroot_leave "$root"
 		rm -rf "$root" "$root.log"
