@@ -6,21 +6,32 @@
 NE_VM_DIR=$NE_ROOT/tests/vm
 NE_BUILD=$NE_ROOT/build
 
-# ne_vm_qemu: the QEMU binary with the nitro-enclaves device (NE_QEMU wins).
+# ne_vm_qemu [ARCH]: the QEMU binary with the nitro-enclaves device (NE_QEMU
+# wins for amd64, NE_QEMU_AARCH64 for arm64).
 ne_vm_qemu() {
-	echo "${NE_QEMU:-$NE_CACHE/qemu/current/qemu-system-x86_64}"
+	if [ "${1:-amd64}" = arm64 ]; then
+		echo "${NE_QEMU_AARCH64:-$NE_CACHE/qemu-aarch64/current/qemu-system-aarch64}"
+	else
+		echo "${NE_QEMU:-$NE_CACHE/qemu/current/qemu-system-x86_64}"
+	fi
 }
 
-# ne_vm_build_qemu: build (or reuse) the project's QEMU; quiet when cached.
+# ne_vm_build_qemu [ARCH]: build (or reuse) the project's QEMU; quiet when
+# cached. arm64: qemu-system-aarch64 (build-qemu.sh --target aarch64).
 ne_vm_build_qemu() {
-	[ -n "${NE_QEMU:-}" ] && return 0
-	local log=$NE_BUILD/logs/build-qemu.log
-	mkdir -p "$(dirname "$log")"
-	if ! "$NE_ROOT/emulator/qemu/build-qemu.sh" >"$log" 2>&1; then
-		tail -n 30 "$log" >&2
-		ne_die "emulator/qemu/build-qemu.sh failed (log: $log)"
+	local arch=${1:-amd64} log=$NE_BUILD/logs/build-qemu.log args=()
+	if [ "$arch" = arm64 ]; then
+		[ -n "${NE_QEMU_AARCH64:-}" ] && return 0
+		log=$NE_BUILD/logs/build-qemu-aarch64.log args=(--target aarch64)
+	else
+		[ -n "${NE_QEMU:-}" ] && return 0
 	fi
-	[ -x "$(ne_vm_qemu)" ] || ne_die "no QEMU binary at $(ne_vm_qemu)"
+	mkdir -p "$(dirname "$log")"
+	if ! "$NE_ROOT/emulator/qemu/build-qemu.sh" "${args[@]}" >"$log" 2>&1; then
+		tail -n 30 "$log" >&2
+		ne_die "emulator/qemu/build-qemu.sh ${args[*]} failed (log: $log)"
+	fi
+	[ -x "$(ne_vm_qemu "$arch")" ] || ne_die "no QEMU binary at $(ne_vm_qemu "$arch")"
 }
 
 # ne_vm_vhost_vsock: the vhost-device-vsock binary (Debian sid's package,
@@ -62,13 +73,28 @@ ne_vm_build_emulator() {
 	fi
 }
 
-# ne_vm_build_guest: the static guest programs of tests/vm/guest.
+# ne_vm_build_guest [ARCH]: the static guest programs of tests/vm/guest, in
+# build/vm/ (amd64) or cross-built into $(ne_vm_guest_dir arm64).
 ne_vm_build_guest() {
-	local log=$NE_BUILD/logs/build-vm-guest.log
+	local log=$NE_BUILD/logs/build-vm-guest.log args=()
+	if [ "${1:-amd64}" = arm64 ]; then
+		ne_need_pkgs gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+		log=$NE_BUILD/logs/build-vm-guest-arm64.log
+		args=(CC=aarch64-linux-gnu-gcc OUT="$(ne_vm_guest_dir arm64)")
+	fi
 	mkdir -p "$(dirname "$log")"
-	if ! make -C "$NE_VM_DIR/guest" >"$log" 2>&1; then
+	if ! make -C "$NE_VM_DIR/guest" "${args[@]}" >"$log" 2>&1; then
 		tail -n 30 "$log" >&2
-		ne_die "make -C tests/vm/guest failed (log: $log)"
+		ne_die "make -C tests/vm/guest ${args[*]} failed (log: $log)"
+	fi
+}
+
+# ne_vm_guest_dir [ARCH]: where ne_vm_build_guest puts ARCH's programs.
+ne_vm_guest_dir() {
+	if [ "${1:-amd64}" = arm64 ]; then
+		echo "$NE_BUILD/arm64/vm"
+	else
+		echo "$NE_BUILD/vm"
 	fi
 }
 
