@@ -364,6 +364,23 @@ ne_arm64_busybox() {
 	echo "$dir/bin/busybox"
 }
 
+# ne_arm64_sysroot: bookworm's arm64 libraries nectl links against (libkmod
+# and what it needs, libyaml, zlib, libcrypto), runtime and -dev packages
+# unpacked once into $NE_CACHE/kernels-arm64/sysroot (glibc is the cross
+# toolchain's, libc6-dev-arm64-cross: the same 2.36). Prints its directory.
+NE_ARM64_SYSROOT_PKGS="libkmod2 libkmod-dev liblzma5 libzstd1 libssl3 libssl-dev
+	libyaml-0-2 libyaml-dev zlib1g zlib1g-dev"
+ne_arm64_sysroot() {
+	local dir=$NE_CACHE/kernels-arm64/sysroot
+	if [ ! -f "$dir/.fetched" ]; then
+		rm -rf "$dir"
+		# shellcheck disable=SC2086
+		ne_suite_fetch bookworm:arm64 "$dir" $NE_ARM64_SYSROOT_PKGS
+		touch "$dir/.fetched"
+	fi
+	echo "$dir"
+}
+
 # _ne_arm64_toolchain VER: the cross compiler (and pahole) where VER builds;
 # prints the CC to use.
 _ne_arm64_toolchain() {

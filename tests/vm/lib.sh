@@ -98,6 +98,56 @@ ne_vm_guest_dir() {
 	fi
 }
 
+# ne_vm_arm64_libs OUTDIR ELF...: the shared libraries the aarch64 ELF files
+# need (NEEDED, recursively, from ne_arm64_sysroot and the cross glibc) into
+# OUTDIR/lib/aarch64-linux-gnu, and the loader into OUTDIR/lib: pass
+# `run --arch arm64 --add OUTDIR/lib:/lib` (mkinitramfs cannot ldd an
+# aarch64 program, so it copies no libraries for one).
+ne_vm_arm64_libs() {
+	local out=$1 sr f lib d found todo
+	shift
+	ne_need_pkgs binutils-aarch64-linux-gnu libc6-dev-arm64-cross
+	sr=$(ne_arm64_sysroot)
+	local dirs=("$sr/usr/lib/aarch64-linux-gnu" "$sr/lib/aarch64-linux-gnu"
+		/usr/aarch64-linux-gnu/lib)
+	rm -rf "$out"
+	mkdir -p "$out/lib/aarch64-linux-gnu"
+	cp -L /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 "$out/lib/"
+	todo=("$@")
+	while [ ${#todo[@]} -gt 0 ]; do
+		f=${todo[0]}
+		todo=("${todo[@]:1}")
+		for lib in $(aarch64-linux-gnu-readelf -d "$f" |
+			     sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+			[ -e "$out/lib/aarch64-linux-gnu/$lib" ] && continue
+			found=
+			for d in "${dirs[@]}"; do
+				[ -e "$d/$lib" ] && { found=$d/$lib; break; }
+			done
+			[ -n "$found" ] || ne_die "$f needs $lib, which the arm64 sysroot lacks"
+			cp -L "$found" "$out/lib/aarch64-linux-gnu/$lib"
+			todo+=("$out/lib/aarch64-linux-gnu/$lib")
+		done
+	done
+}
+
+# ne_vm_build_nectl_arm64: nectl (tools/) cross-built against the arm64
+# sysroot into build/arm64/tools/, its libraries into build/arm64/nectl-libs.
+ne_vm_build_nectl_arm64() {
+	local sr log=$NE_BUILD/logs/build-nectl-arm64.log
+	ne_need_pkgs gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+	sr=$(ne_arm64_sysroot)
+	mkdir -p "$(dirname "$log")"
+	if ! make -C "$NE_ROOT/tools" CC=aarch64-linux-gnu-gcc B="$NE_BUILD/arm64/tools" \
+		CFLAGS="-O2 -g -I$sr/usr/include -I$sr/usr/include/aarch64-linux-gnu" \
+		LDFLAGS="-L$sr/usr/lib/aarch64-linux-gnu -L$sr/lib/aarch64-linux-gnu -Wl,-rpath-link,$sr/usr/lib/aarch64-linux-gnu:$sr/lib/aarch64-linux-gnu" \
+		"$NE_BUILD/arm64/tools/nectl" >"$log" 2>&1; then
+		tail -n 30 "$log" >&2
+		ne_die "cross-building nectl failed (log: $log)"
+	fi
+	ne_vm_arm64_libs "$NE_BUILD/arm64/nectl-libs" "$NE_BUILD/arm64/tools/nectl"
+}
+
 # ne_vm_need_host_pkgs: what booting a guest needs on the host.
 ne_vm_need_host_pkgs() {
 	ne_need_pkgs busybox-static cpio xz-utils zstd qemu-system-data seabios
