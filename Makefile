@@ -86,6 +86,13 @@ check-enclave:
 check-arm64-build:
 	tests/vm/check-arm64-build
 
+# Not part of `check`: the arm64 parent VM (qemu-system-aarch64, TCG on the
+# x86 host; costs in tests/vm/README.md). 6.12: topology, pool, conformance
+# suite, fidelity with Debian's arm64 in-tree driver, threads=1.
+.PHONY: check-arm64
+check-arm64:
+	tests/vm/check-arm64
+
 check-conformance:
 	tests/vm/check-conformance --kernel $(KERNEL) --driver $(DRIVER)
 

@@ -5,11 +5,16 @@
 # vhost-user, libcbor and gnutls are enabled for QEMU's own `nitro-enclave`
 # machine (the enclave side: ne-emulator boots enclave images with it).
 #
-# Usage: emulator/qemu/build-qemu.sh [--force]
+# Usage: emulator/qemu/build-qemu.sh [--force] [--target x86_64|aarch64]
 #   Prints the path of the built binary as the last line on stdout; progress
 #   goes to stderr. Cached by QEMU version + hash of the device sources:
 #     $NE_CACHE/qemu/<debian-version>-<hash12>/qemu-system-x86_64
 #     $NE_CACHE/qemu/current -> <debian-version>-<hash12>
+#   --target aarch64 (the arm64 parent VM) builds qemu-system-aarch64 in its
+#   own $NE_CACHE/qemu-aarch64/ (builds, current, work tree, lock), sharing
+#   only the unpacked source and meson, so the x86 build tree is never
+#   reconfigured. Only the virt machine, pci-serial and the device
+#   (aarch64-devices.mak), no vhost-user: the enclave side stays x86.
 #   A cached run only hashes a few files (well under 2 s); it does not ask
 #   apt for a newer QEMU (set NE_QEMU_VERSION=<debian version> to pin one,
 #   or pass --force to rebuild against the current trixie version).
@@ -30,13 +35,18 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/../../tests/lib/common.sh"
 
 QDIR=$NE_CACHE/qemu
+SHARED=$NE_CACHE/qemu	# source, dl, meson: one copy for every target
 JOBS=${NE_JOBS:-2}
 FORCE=0
-case "${1:-}" in
---force) FORCE=1 ;;
-"") ;;
-*) ne_die "usage: $0 [--force]" ;;
-esac
+TARGET=x86_64
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--force) FORCE=1 ;;
+	--target) TARGET=${2:-}; shift ;;
+	*) ne_die "usage: $0 [--force] [--target x86_64|aarch64]" ;;
+	esac
+	shift
+done
 
 RUNTIME_PKGS=(qemu-system-data seabios)
 BUILD_PKGS=(build-essential ninja-build libglib2.0-dev libpixman-1-dev
@@ -53,6 +63,20 @@ INPUTS=("$HERE/nitro-enclaves.c" "$HERE/Kconfig.frag" "$HERE/meson.build.frag"
 	"$HERE/trace-events.frag" "$HERE/build-qemu.sh"
 	"$NE_ROOT/module/ne_proto.h" "$NE_ROOT/emulator/ne_wire.h")
 
+case $TARGET in
+x86_64) ;;
+aarch64)
+	QDIR=$NE_CACHE/qemu-aarch64
+	# Devices: configs/devices/aarch64-softmmu/ne.mak in the work tree.
+	CONFIGURE_FLAGS=(--prefix=/usr --target-list=aarch64-softmmu
+			 --without-default-features --without-default-devices
+			 --with-devices-aarch64=ne --enable-tcg --enable-fdt=system
+			 --disable-docs --disable-download --disable-install-blobs)
+	INPUTS+=("$HERE/aarch64-devices.mak") ;;
+*) ne_die "unknown --target $TARGET (x86_64 or aarch64)" ;;
+esac
+BIN=qemu-system-$TARGET
+
 src_hash() {
 	local f
 	for f in "${INPUTS[@]}"; do
@@ -67,7 +91,7 @@ src_hash() {
 publish() {
 	ln -sfn "$(basename "$1")" "$QDIR/.current.tmp.$$"
 	mv -T "$QDIR/.current.tmp.$$" "$QDIR/current"
-	echo "$1/qemu-system-x86_64"
+	echo "$1/$BIN"
 }
 
 # find_cached HASH: newest finished build for this hash (and pinned version).
@@ -112,21 +136,21 @@ firmware_farm() {
 
 fetch_source() {
 	local ver=$1 src tmp
-	src=$QDIR/src/qemu-${ver#*:}
+	src=$SHARED/src/qemu-${ver#*:}
 	[ -f "$src/.ne-extracted" ] && return 0
-	mkdir -p "$QDIR/dl" "$QDIR/src"
+	mkdir -p "$SHARED/dl" "$SHARED/src"
 	ne_log "fetching qemu $ver source from trixie"
-	(cd "$QDIR/dl" &&
+	(cd "$SHARED/dl" &&
 	 ne_suite_apt trixie source --download-only "qemu=$ver" >&2) ||
 		ne_die "apt-get source qemu=$ver failed"
 	# dpkg-source drops a copy of the orig tarball beside its target:
 	# extract inside a scratch dir so that copy goes away with it.
-	tmp=$QDIR/src/.extract.$$
+	tmp=$SHARED/src/.extract.$$
 	rm -rf "$tmp"
 	mkdir -p "$tmp"
 	# It applies Debian's patch series; the signature cannot be checked
 	# without debian-keyring, the apt index already vouched for the files.
-	dpkg-source --no-check -x "$QDIR/dl/qemu_${ver#*:}.dsc" "$tmp/qemu" >&2 ||
+	dpkg-source --no-check -x "$SHARED/dl/qemu_${ver#*:}.dsc" "$tmp/qemu" >&2 ||
 		ne_die "dpkg-source -x failed"
 	touch "$tmp/qemu/.ne-extracted"
 	rm -rf "$src"
@@ -138,7 +162,7 @@ fetch_meson() {
 	local ver dir
 	ver=$(ne_suite_version bookworm-backports meson)
 	[ -n "$ver" ] || ne_die "no meson in bookworm-backports"
-	dir=$QDIR/meson-$ver
+	dir=$SHARED/meson-$ver
 	if [ ! -f "$dir/.ne-extracted" ]; then
 		ne_log "fetching meson $ver from bookworm-backports"
 		rm -rf "$dir"
@@ -154,7 +178,7 @@ fetch_meson() {
 build() {
 	local ver=$1 hash=$2 key src work bld log t0 t1 out
 	key=${ver#*:}-$hash
-	src=$QDIR/src/qemu-${ver#*:}
+	src=$SHARED/src/qemu-${ver#*:}
 	work=$QDIR/work-${ver#*:}
 	bld=$work/build
 	log=$work/build.log
@@ -180,6 +204,8 @@ build() {
 		"$work/src/hw/misc/meson.build"
 	glue "$src/hw/misc/trace-events" "$HERE/trace-events.frag" \
 		"$work/src/hw/misc/trace-events"
+	[ "$TARGET" = aarch64 ] && sync_file "$HERE/aarch64-devices.mak" \
+		"$work/src/configs/devices/aarch64-softmmu/ne.mak"
 
 	t0=$(date +%s)
 	: >"$log"
@@ -191,8 +217,8 @@ build() {
 			>>"$log" 2>&1 || { tail -n 30 "$log" >&2; ne_die "configure failed"; }
 		echo "${CONFIGURE_FLAGS[*]}" >"$work/.ne-configured"
 	fi
-	ne_log "building qemu-system-x86_64 with ninja -j$JOBS (log: $log)"
-	nice -n 10 ninja -C "$bld" -j "$JOBS" qemu-system-x86_64 >>"$log" 2>&1 ||
+	ne_log "building $BIN with ninja -j$JOBS (log: $log)"
+	nice -n 10 ninja -C "$bld" -j "$JOBS" "$BIN" >>"$log" 2>&1 ||
 		{ grep -E 'error|Error' "$log" | tail -n 20 >&2; tail -n 5 "$log" >&2
 		  ne_die "ninja failed (full log: $log)"; }
 	t1=$(date +%s)
@@ -200,7 +226,7 @@ build() {
 	out=$QDIR/.tmp-$key.$$
 	rm -rf "$out"
 	mkdir -p "$out/qemu-bundle/usr/share"
-	cp "$bld/qemu-system-x86_64" "$out/"
+	cp "$bld/$BIN" "$out/"
 	firmware_farm "$out/share"
 	# Relocation: a binary beside qemu-bundle/ looks for its datadir there.
 	ln -s ../../../share "$out/qemu-bundle/usr/share/qemu"

@@ -251,6 +251,14 @@ int pool_set_home(void)
 	return pool_write(POOL_HOME);
 }
 
+int smt_pairs(void)
+{
+	char buf[32];
+
+	return !sysfs_read("/sys/devices/system/cpu/cpu0/topology/thread_siblings_list",
+			   buf, sizeof(buf)) && !strcmp(buf, "0-1");
+}
+
 int cpu_online(int cpu)
 {
 	char path[96], buf[16];

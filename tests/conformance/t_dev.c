@@ -222,8 +222,10 @@ TEST_F(encl, enotty, unknown_ioctls_on_enclave_fd)
 
 /*
  * No compat_ioctl: a 32-bit caller gets ENOTTY. Issue the ioctl through
- * the i386 entry point (int $0x80) with arguments below 4 GiB.
+ * the i386 entry point (int $0x80) with arguments below 4 GiB. x86 only:
+ * an arm64 process cannot enter the AArch32 syscall table.
  */
+#ifdef __x86_64__
 static long ioctl_int80(int fd, unsigned int cmd, unsigned int arg)
 {
 	long ret;
@@ -235,6 +237,13 @@ static long ioctl_int80(int fd, unsigned int cmd, unsigned int arg)
 			 : "memory", "r8", "r9", "r10", "r11");
 	return (int)ret;
 }
+#else
+static long ioctl_int80(int fd, unsigned int cmd, unsigned int arg)
+{
+	(void)fd; (void)cmd; (void)arg;
+	return -ENOSYS;
+}
+#endif
 
 TEST_F(dev, abi, no_compat_ioctl)
 {
@@ -247,7 +256,7 @@ TEST_F(dev, abi, no_compat_ioctl)
 		SKIP(return, "cannot map a page below 4 GiB");
 	rc = ioctl_int80(self->dev, NE_CREATE_VM, (unsigned int)(uintptr_t)low);
 	if (rc == -ENOSYS)
-		SKIP(return, "the kernel has no IA32 emulation");
+		SKIP(return, "the kernel has no IA32 emulation (or not x86)");
 	EXPECT_RC(-ENOTTY, rc, "32-bit NE_CREATE_VM must not reach the driver");
 	if (rc >= 0)
 		close((int)rc);

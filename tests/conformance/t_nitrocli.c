@@ -142,6 +142,8 @@ TEST_F(encl, nitrocli, start_sibling_missing)
 {
 	uint64_t cid = 0;
 
+	NEED_SMT_PAIRS();
+
 	t_add_mem(_th, self->fd, t_hp(_th, SZ_64M), SZ_64M);
 	ASSERT_RC(0, add_id(self->fd, 4));
 	EXPECT_RC(-NE_ERR_FULL_CORES_NOT_USED, ne_start(self->fd, 0, &cid));

@@ -74,6 +74,7 @@ TEST(pool, set_at_runtime_is_used)
 
 TEST(pool, cpu0_core_refused)
 {
+	NEED_SMT_PAIRS();
 	pool_clear(_th);
 	EXPECT_RC(-EINVAL, pool_write("0-1"));
 	EXPECT_RC(-EINVAL, pool_write("0"));
@@ -84,6 +85,7 @@ TEST(pool, cpu0_core_refused)
 
 TEST(pool, half_core_refused)
 {
+	NEED_SMT_PAIRS();
 	pool_clear(_th);
 	EXPECT_RC(-EINVAL, pool_write("2"));
 	EXPECT_RC(-EINVAL, pool_write("2-4"));
@@ -195,6 +197,7 @@ TEST(pool, failed_write_leaves_consistent_state)
 	char cur[600];
 	int dev, fd;
 
+	NEED_SMT_PAIRS();
 	ASSERT_RC(0, pool_set_home());
 	EXPECT_LT(pool_write("2"), 0);
 	ASSERT_RC(0, pool_read(cur, sizeof(cur)));

@@ -111,6 +111,8 @@ TEST_F(encl, start, sibling_missing_full_cores_not_used)
 {
 	uint32_t id = 2;
 
+	NEED_SMT_PAIRS();
+
 	t_add_mem(_th, self->fd, t_hp(_th, SZ_64M), SZ_64M);
 	ASSERT_RC(0, ne_add_vcpu(self->fd, &id));
 	EXPECT_RC(-NE_ERR_FULL_CORES_NOT_USED, start_cid(self->fd, 0, 0),

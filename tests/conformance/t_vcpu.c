@@ -54,6 +54,8 @@ TEST_F(encl, vcpu, explicit_id_written_back_and_core_reserved)
 {
 	uint32_t id = 5;
 
+	NEED_SMT_PAIRS();
+
 	ASSERT_RC(0, ne_add_vcpu(self->fd, &id));
 	EXPECT_EQ(5, id, "the explicit id is written back unchanged");
 	id = 0;
@@ -87,7 +89,10 @@ TEST_F(encl, vcpu, already_used)
 
 TEST_F(encl, vcpu, core_reserved_by_other_enclave)
 {
-	int b = t_create(_th, self->dev, NULL);
+	int b;
+
+	NEED_SMT_PAIRS();
+	b = t_create(_th, self->dev, NULL);
 
 	ASSERT_RC(0, add_id(self->fd, 2));
 	EXPECT_RC(-NE_ERR_VCPU_NOT_IN_CPU_POOL, add_id(b, 3),

@@ -237,7 +237,7 @@ ne_module_build() {
 	return $rc
 }
 
-# ---- arm64: cross builds only (no arm64 kernel is booted yet) ----
+# ---- arm64: cross builds, and the arm64 parent VM (tests/vm/run --arch arm64) ----
 #
 # Debian's arm64 headers (linux-headers-REL, -common) are unpacked from the
 # private SUITE:arm64 index into $NE_CACHE/kernels-arm64/VER/root, with the
@@ -306,6 +306,79 @@ ne_arm64_kdir() {
 		touch "$NE_CACHE/kernels-arm64/$ver/.fetched"
 	fi
 	echo "$root/usr/src/linux-headers-$rel"
+}
+
+# ne_arm64_kernel_fetch VER: Debian's arm64 image and modules of VER (the
+# release ne_arm64_release names), unpacked once into
+# $NE_CACHE/kernels-arm64/VER/image, beside the headers' root/.
+ne_arm64_kernel_fetch() {
+	local ver=$1 suite rel root
+	root=$NE_CACHE/kernels-arm64/$ver/image
+	[ -f "$root/.fetched" ] && return 0
+	suite=$(_ne_kernel_suite "$ver")
+	rel=$(ne_arm64_release "$ver")
+	ne_log "fetching arm64 kernel $rel ($suite)"
+	rm -rf "$root"
+	if ne_suite_cache "$suite:arm64" show "linux-modules-$rel" >/dev/null 2>&1; then
+		# sid splits the image: linux-binary has vmlinuz, linux-modules the rest
+		ne_suite_fetch "$suite:arm64" "$root" "linux-binary-$rel" "linux-modules-$rel"
+	else
+		ne_suite_fetch "$suite:arm64" "$root" "linux-image-$rel"
+	fi
+	[ -f "$root/boot/vmlinuz-$rel" ] || [ -f "$root/usr/lib/modules/$rel/vmlinuz" ] ||
+		ne_die "no vmlinuz in the arm64 linux-image-$rel"
+	touch "$root/.fetched"
+}
+
+# ne_arm64_image VER, ne_arm64_moddir VER: what the arm64 VM boots.
+ne_arm64_image() {
+	local root=$NE_CACHE/kernels-arm64/$1/image rel
+	ne_arm64_kernel_fetch "$1"
+	rel=$(ne_arm64_release "$1")
+	if [ -f "$root/boot/vmlinuz-$rel" ]; then
+		echo "$root/boot/vmlinuz-$rel"
+	else
+		echo "$root/usr/lib/modules/$rel/vmlinuz"
+	fi
+}
+ne_arm64_moddir() {
+	local root=$NE_CACHE/kernels-arm64/$1/image rel
+	ne_arm64_kernel_fetch "$1"
+	rel=$(ne_arm64_release "$1")
+	if [ -d "$root/lib/modules/$rel" ]; then
+		echo "$root/lib/modules/$rel"
+	else
+		echo "$root/usr/lib/modules/$rel"
+	fi
+}
+
+# ne_arm64_busybox: Debian bookworm's static arm64 busybox (busybox-static),
+# unpacked once into $NE_CACHE/kernels-arm64/busybox; prints its path.
+ne_arm64_busybox() {
+	local dir=$NE_CACHE/kernels-arm64/busybox
+	if [ ! -f "$dir/.fetched" ]; then
+		rm -rf "$dir"
+		ne_suite_fetch bookworm:arm64 "$dir" busybox-static
+		touch "$dir/.fetched"
+	fi
+	echo "$dir/bin/busybox"
+}
+
+# ne_arm64_sysroot: bookworm's arm64 libraries nectl links against (libkmod
+# and what it needs, libyaml, zlib, libcrypto), runtime and -dev packages
+# unpacked once into $NE_CACHE/kernels-arm64/sysroot (glibc is the cross
+# toolchain's, libc6-dev-arm64-cross: the same 2.36). Prints its directory.
+NE_ARM64_SYSROOT_PKGS="libkmod2 libkmod-dev liblzma5 libzstd1 libssl3 libssl-dev
+	libyaml-0-2 libyaml-dev zlib1g zlib1g-dev"
+ne_arm64_sysroot() {
+	local dir=$NE_CACHE/kernels-arm64/sysroot
+	if [ ! -f "$dir/.fetched" ]; then
+		rm -rf "$dir"
+		# shellcheck disable=SC2086
+		ne_suite_fetch bookworm:arm64 "$dir" $NE_ARM64_SYSROOT_PKGS
+		touch "$dir/.fetched"
+	fi
+	echo "$dir"
 }
 
 # _ne_arm64_toolchain VER: the cross compiler (and pahole) where VER builds;

@@ -6,21 +6,32 @@
 NE_VM_DIR=$NE_ROOT/tests/vm
 NE_BUILD=$NE_ROOT/build
 
-# ne_vm_qemu: the QEMU binary with the nitro-enclaves device (NE_QEMU wins).
+# ne_vm_qemu [ARCH]: the QEMU binary with the nitro-enclaves device (NE_QEMU
+# wins for amd64, NE_QEMU_AARCH64 for arm64).
 ne_vm_qemu() {
-	echo "${NE_QEMU:-$NE_CACHE/qemu/current/qemu-system-x86_64}"
+	if [ "${1:-amd64}" = arm64 ]; then
+		echo "${NE_QEMU_AARCH64:-$NE_CACHE/qemu-aarch64/current/qemu-system-aarch64}"
+	else
+		echo "${NE_QEMU:-$NE_CACHE/qemu/current/qemu-system-x86_64}"
+	fi
 }
 
-# ne_vm_build_qemu: build (or reuse) the project's QEMU; quiet when cached.
+# ne_vm_build_qemu [ARCH]: build (or reuse) the project's QEMU; quiet when
+# cached. arm64: qemu-system-aarch64 (build-qemu.sh --target aarch64).
 ne_vm_build_qemu() {
-	[ -n "${NE_QEMU:-}" ] && return 0
-	local log=$NE_BUILD/logs/build-qemu.log
-	mkdir -p "$(dirname "$log")"
-	if ! "$NE_ROOT/emulator/qemu/build-qemu.sh" >"$log" 2>&1; then
-		tail -n 30 "$log" >&2
-		ne_die "emulator/qemu/build-qemu.sh failed (log: $log)"
+	local arch=${1:-amd64} log=$NE_BUILD/logs/build-qemu.log args=()
+	if [ "$arch" = arm64 ]; then
+		[ -n "${NE_QEMU_AARCH64:-}" ] && return 0
+		log=$NE_BUILD/logs/build-qemu-aarch64.log args=(--target aarch64)
+	else
+		[ -n "${NE_QEMU:-}" ] && return 0
 	fi
-	[ -x "$(ne_vm_qemu)" ] || ne_die "no QEMU binary at $(ne_vm_qemu)"
+	mkdir -p "$(dirname "$log")"
+	if ! "$NE_ROOT/emulator/qemu/build-qemu.sh" "${args[@]}" >"$log" 2>&1; then
+		tail -n 30 "$log" >&2
+		ne_die "emulator/qemu/build-qemu.sh ${args[*]} failed (log: $log)"
+	fi
+	[ -x "$(ne_vm_qemu "$arch")" ] || ne_die "no QEMU binary at $(ne_vm_qemu "$arch")"
 }
 
 # ne_vm_vhost_vsock: the vhost-device-vsock binary (Debian sid's package,
@@ -62,14 +73,79 @@ ne_vm_build_emulator() {
 	fi
 }
 
-# ne_vm_build_guest: the static guest programs of tests/vm/guest.
+# ne_vm_build_guest [ARCH]: the static guest programs of tests/vm/guest, in
+# build/vm/ (amd64) or cross-built into $(ne_vm_guest_dir arm64).
 ne_vm_build_guest() {
-	local log=$NE_BUILD/logs/build-vm-guest.log
-	mkdir -p "$(dirname "$log")"
-	if ! make -C "$NE_VM_DIR/guest" >"$log" 2>&1; then
-		tail -n 30 "$log" >&2
-		ne_die "make -C tests/vm/guest failed (log: $log)"
+	local log=$NE_BUILD/logs/build-vm-guest.log args=()
+	if [ "${1:-amd64}" = arm64 ]; then
+		ne_need_pkgs gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+		log=$NE_BUILD/logs/build-vm-guest-arm64.log
+		args=(CC=aarch64-linux-gnu-gcc OUT="$(ne_vm_guest_dir arm64)")
 	fi
+	mkdir -p "$(dirname "$log")"
+	if ! make -C "$NE_VM_DIR/guest" "${args[@]}" >"$log" 2>&1; then
+		tail -n 30 "$log" >&2
+		ne_die "make -C tests/vm/guest ${args[*]} failed (log: $log)"
+	fi
+}
+
+# ne_vm_guest_dir [ARCH]: where ne_vm_build_guest puts ARCH's programs.
+ne_vm_guest_dir() {
+	if [ "${1:-amd64}" = arm64 ]; then
+		echo "$NE_BUILD/arm64/vm"
+	else
+		echo "$NE_BUILD/vm"
+	fi
+}
+
+# ne_vm_arm64_libs OUTDIR ELF...: the shared libraries the aarch64 ELF files
+# need (NEEDED, recursively, from ne_arm64_sysroot and the cross glibc) into
+# OUTDIR/lib/aarch64-linux-gnu, and the loader into OUTDIR/lib: pass
+# `run --arch arm64 --add OUTDIR/lib:/lib` (mkinitramfs cannot ldd an
+# aarch64 program, so it copies no libraries for one).
+ne_vm_arm64_libs() {
+	local out=$1 sr f lib d found todo
+	shift
+	ne_need_pkgs binutils-aarch64-linux-gnu libc6-dev-arm64-cross
+	sr=$(ne_arm64_sysroot)
+	local dirs=("$sr/usr/lib/aarch64-linux-gnu" "$sr/lib/aarch64-linux-gnu"
+		/usr/aarch64-linux-gnu/lib)
+	rm -rf "$out"
+	mkdir -p "$out/lib/aarch64-linux-gnu"
+	cp -L /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 "$out/lib/"
+	todo=("$@")
+	while [ ${#todo[@]} -gt 0 ]; do
+		f=${todo[0]}
+		todo=("${todo[@]:1}")
+		for lib in $(aarch64-linux-gnu-readelf -d "$f" |
+			     sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+			[ -e "$out/lib/aarch64-linux-gnu/$lib" ] && continue
+			found=
+			for d in "${dirs[@]}"; do
+				[ -e "$d/$lib" ] && { found=$d/$lib; break; }
+			done
+			[ -n "$found" ] || ne_die "$f needs $lib, which the arm64 sysroot lacks"
+			cp -L "$found" "$out/lib/aarch64-linux-gnu/$lib"
+			todo+=("$out/lib/aarch64-linux-gnu/$lib")
+		done
+	done
+}
+
+# ne_vm_build_nectl_arm64: nectl (tools/) cross-built against the arm64
+# sysroot into build/arm64/tools/, its libraries into build/arm64/nectl-libs.
+ne_vm_build_nectl_arm64() {
+	local sr log=$NE_BUILD/logs/build-nectl-arm64.log
+	ne_need_pkgs gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+	sr=$(ne_arm64_sysroot)
+	mkdir -p "$(dirname "$log")"
+	if ! make -C "$NE_ROOT/tools" CC=aarch64-linux-gnu-gcc B="$NE_BUILD/arm64/tools" \
+		CFLAGS="-O2 -g -I$sr/usr/include -I$sr/usr/include/aarch64-linux-gnu" \
+		LDFLAGS="-L$sr/usr/lib/aarch64-linux-gnu -L$sr/lib/aarch64-linux-gnu -Wl,-rpath-link,$sr/usr/lib/aarch64-linux-gnu:$sr/lib/aarch64-linux-gnu" \
+		"$NE_BUILD/arm64/tools/nectl" >"$log" 2>&1; then
+		tail -n 30 "$log" >&2
+		ne_die "cross-building nectl failed (log: $log)"
+	fi
+	ne_vm_arm64_libs "$NE_BUILD/arm64/nectl-libs" "$NE_BUILD/arm64/tools/nectl"
 }
 
 # ne_vm_need_host_pkgs: what booting a guest needs on the host.

@@ -19,9 +19,12 @@ ok() {
 	fi
 }
 # driver_lines MARK: dmesg lines after the kmsg line MARK that mention the
-# driver or its device (the harness's own "ne-vm:" markers excluded).
+# driver or its device (the harness's own "ne-vm:" markers excluded, and the
+# PCI core's "enabling device (0000 -> 0002)": on arm64's virt machine no
+# firmware turns memory decoding on before the driver's pci_enable_device).
 driver_lines() {
 	dmesg | sed -n "/$1/,\$p" | grep -v 'ne-vm:' |
+		grep -v 'enabling device (0000 -> 0002)$' |
 		grep -iE "nitro|${bdf:-none}" || true
 }
 mark() { echo "ne-vm: $1" >/dev/kmsg; }
