@@ -7,8 +7,9 @@
  * emulator booting enclaves with QEMU's nitro-enclave machine) and
  * NE_E2E_EIF naming the image built by tests/vm/mkeif: the kernel plus
  * tools/enclave-init, which heartbeats to (3, 9000), echoes on port 5000
- * and powers off on "poweroff" at port 5001. Without NE_E2E_EIF every test
- * here skips.
+ * and powers off on "poweroff" at port 5001, where "pcr0" reads PCR0 from
+ * the NSM device (QEMU measures the image itself; NE_E2E_PCR0 is what
+ * nectl describe-eif computed). Without NE_E2E_EIF every test here skips.
  *
  * The loader does what a real client does: it writes the EIF at
  * NE_GET_IMAGE_LOAD_INFO's offset, walking its regions in the order it added
@@ -336,6 +337,27 @@ static void e2e_boot(struct th_ctx *_th, struct e2e *e, enum layout how,
 	       (unsigned long long)e->cid, (now_ms() - t0) / 1e3, e->nreg);
 }
 
+/* One line to an enclave service, its answer line into out. */
+static void ask(struct th_ctx *_th, uint64_t cid, const char *line, char *out,
+		size_t size)
+{
+	size_t len = 0;
+	ssize_t n;
+	int s = connect_vsock(cid, CONTROL_PORT);
+
+	ASSERT_OK(s, "connect to the enclave's control port");
+	ASSERT_EQ((ssize_t)strlen(line), write(s, line, strlen(line)));
+	while (len < size - 1 && !memchr(out, '\n', len)) {
+		n = read(s, out + len, size - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	out[len] = 0;
+	out[strcspn(out, "\n")] = 0;
+	close(s);
+}
+
 /* Ask the init to power off; the enclave fd then reports EPOLLHUP. */
 static void e2e_poweroff(struct th_ctx *_th, struct e2e *e)
 {
@@ -405,6 +427,18 @@ TEST_TIMEOUT(e2e, boots_heartbeats_powers_off, E2E_TIMEOUT_S)
 	free(img);
 	EXPECT_TRUE(console_has(e.uid, "enclave-init: heartbeat acknowledged",
 				10000), "the console shows the init's heartbeat line");
+	/* QEMU measures the image itself; nectl describe-eif must agree. */
+	if (getenv("NE_E2E_PCR0")) {
+		char ans[200];
+
+		ask(_th, e.cid, "pcr0\n", ans, sizeof(ans));
+		TH_LOG("NSM %s", ans);
+		EXPECT_EQ(0, strncmp(ans, "pcr0 ", 5), "answer '%s'", ans);
+		EXPECT_EQ(0, strcmp(ans + (strncmp(ans, "pcr0 ", 5) ? 0 : 5),
+				    getenv("NE_E2E_PCR0")),
+			  "the enclave's PCR0 from NSM equals describe-eif's %s",
+			  getenv("NE_E2E_PCR0"));
+	}
 	e2e_poweroff(_th, &e);
 	EXPECT_EQ(0, strcmp("STOPPED", t_emu_state(_th, e.uid)),
 		  "the slot is STOPPED after the enclave powered off");
