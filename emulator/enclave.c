@@ -100,10 +100,7 @@ static void describe_exit(const struct ne_vms *v, struct ne_vm *vm, int st)
 
 static void mark_ended(struct ne_vm *vm)
 {
-	uint64_t now = ne_now_us();
-
 	vm->ended = 1;
-	vm->report_us = now > vm->report_floor_us ? now : vm->report_floor_us;
 	if (vm->pidfd >= 0)
 		close(vm->pidfd);
 	vm->pidfd = -1;
@@ -454,7 +451,7 @@ void ne_vms_sync(struct ne_emu *emu, int report)
 		 * a command (the event could close the connection whose reply
 		 * is still to be queued) and not before START's reply is out.
 		 */
-		if (!vm->ended || !report || now < vm->report_us)
+		if (!vm->ended || !report || now < vm->report_floor_us)
 			continue;
 		if (ne_engine_end(&emu->engine, vm->uid) == 1) {
 			ne_log(0, "enclave slot=%" PRIu64 " cid=%" PRIu64 ": "
@@ -486,8 +483,8 @@ int ne_vms_timeout_ms(const struct ne_vms *v, uint64_t now_us)
 		if (vm->pid && vm->pidfd < 0)
 			ms = 200;		/* polling for the exit */
 		else if (vm->ended)
-			ms = vm->report_us > now_us ?
-			     (int64_t)((vm->report_us - now_us + 999) / 1000) : 0;
+			ms = vm->report_floor_us > now_us ? (int64_t)
+			     ((vm->report_floor_us - now_us + 999) / 1000) : 0;
 		else
 			continue;
 		if (best < 0 || ms < best)

@@ -51,8 +51,8 @@ struct ne_vm {
 	int ending;			/* being ended by the emulator */
 	int reaped;
 	uint64_t start_us;
-	uint64_t report_floor_us;	/* START's reply out, min_run_ms past */
-	uint64_t report_us;		/* ended: report at or after this */
+	uint64_t report_floor_us;	/* ended: report at or after this
+					 * (START's reply out, min_run_ms past) */
 	char why[192];
 	struct ne_vm *next;
 };
