@@ -299,12 +299,13 @@ static int emu_vms(void)
 	return n;
 }
 
-static int wait_no_vms(int ms)
+/* Wait up to ms for the emulator to run at most `left` enclave VMs. */
+static int wait_vms(int left, int ms)
 {
 	double t0 = now_ms();
 	int n;
 
-	while ((n = emu_vms()) > 0 && now_ms() - t0 < ms)
+	while ((n = emu_vms()) > left && now_ms() - t0 < ms)
 		usleep(100 * 1000);
 	return n;
 }
@@ -382,13 +383,9 @@ static void e2e_poweroff(struct th_ctx *_th, struct e2e *e)
 /* Close e; with others == 0, nothing may be left on the device. */
 static void e2e_close(struct th_ctx *_th, struct e2e *e, int others)
 {
-	double t0 = now_ms();
-
 	close(e->fd);
 	close(e->dev);
-	while (emu_vms() > others && now_ms() - t0 < 20000)
-		usleep(100 * 1000);
-	EXPECT_EQ(others, emu_vms(), "enclave VM left after close");
+	EXPECT_EQ(others, wait_vms(others, 20000), "enclave VM left after close");
 	EXPECT_EQ(0, strcmp("ABSENT", t_emu_state(_th, e->uid)),
 		  "the device slot is freed on close");
 	EXPECT_EQ(others, t_emu_nslots(_th));
@@ -570,7 +567,7 @@ TEST_TIMEOUT(e2e, killed_owner_ends_enclave, E2E_TIMEOUT_S)
 	EXPECT_EQ(1, emu_vms());
 	kill(pid, SIGKILL);
 	waitpid(pid, &st, 0);
-	EXPECT_EQ(0, wait_no_vms(30000), "enclave VM outlived its killed owner");
+	EXPECT_EQ(0, wait_vms(0, 30000), "enclave VM outlived its killed owner");
 	EXPECT_EQ(0, t_emu_nslots(_th));
 }
 
