@@ -34,6 +34,7 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
+#include "fdio.h"
 #include "nectl.h"
 
 #define IO_CHUNK	(256 * 1024)
@@ -223,23 +224,6 @@ static int meas_final(struct meas *m, uint8_t pcr[3][NE_SHA384_LEN])
 }
 
 /* ---- I/O helpers ---- */
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	ssize_t n;
-
-	while (len) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
 
 /* Reads exactly len bytes at off; -ENODATA at a premature end of file. */
 static int pread_all(int fd, void *buf, size_t len, uint64_t off)

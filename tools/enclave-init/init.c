@@ -45,6 +45,8 @@
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
+#include "fdio.h"
+
 #define INIT_MODULES_LIST	"/etc/enclave-init/modules"
 #define INIT_MODULES_DIR	"/lib/modules"
 #define PARENT_CID		3
@@ -91,23 +93,6 @@ static void logmsg(const char *fmt, ...)
 	strcat(buf, "\n");
 	if (write(log_fd, buf, strlen(buf)) < 0)
 		return;		/* nowhere else to say it */
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	ssize_t n;
-
-	while (len) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= n;
-	}
-	return 0;
 }
 
 /* ---- modules ---- */
