@@ -435,6 +435,7 @@ void ne_control_exec(struct ne_emu *emu, char *line, struct ne_buf *out)
 		do_event(emu, av, ac, out);
 	} else if (!strcmp(av[0], "vms") && ac == 1) {
 		ne_vms_list(&emu->vms, out);
+		ne_dbgcon_list(&emu->dbgcon, out);
 		ne_buf_printf(out, "ok\n");
 	} else if (!strcmp(av[0], "console")) {
 		do_console(emu, av, ac, out);

@@ -66,6 +66,7 @@ int ne_emu_init(struct ne_emu *emu, const struct ne_emu_cfg *cfg)
 	ne_devlink_init(&emu->dev);
 	ne_control_init(&emu->ctl);
 	ne_vms_init(&emu->vms, &cfg->enclave);
+	ne_dbgcon_init(emu, cfg->hv_vsock);
 	return 0;
 }
 
@@ -82,6 +83,8 @@ int ne_emu_open(struct ne_emu *emu, const struct ne_emu_cfg *cfg)
 	if (fd < 0)
 		goto close_emu;
 	emu->ctl.lfd = fd;
+	/* Up before the parent boots: its first console REQUEST is early. */
+	ne_dbgcon_run(emu);
 	return 0;
 
 close_emu:
@@ -91,6 +94,7 @@ close_emu:
 
 void ne_emu_close(struct ne_emu *emu)
 {
+	ne_dbgcon_fini(emu);
 	ne_vms_fini(emu);
 	if (emu->dev.lfd >= 0 && emu->cfg.dev_path)
 		unlink(emu->cfg.dev_path);
@@ -141,6 +145,7 @@ struct pollfd *ne_emu_pollfds(struct ne_emu *emu, unsigned int *n)
 	struct ne_devconn *c;
 	struct ne_ctlclient *cl;
 	struct ne_vm *vm;
+	int hv[2];
 
 	*n = 0;
 	/* Connections first: handle() must see them before new accepts. */
@@ -153,6 +158,11 @@ struct pollfd *ne_emu_pollfds(struct ne_emu *emu, unsigned int *n)
 	for (vm = emu->vms.list; vm; vm = vm->next)
 		if (vm->pidfd >= 0)
 			add_pfd(emu, n, vm->pidfd, POLLIN);
+	ne_dbgcon_fds(&emu->dbgcon, hv);
+	if (hv[0] >= 0)
+		add_pfd(emu, n, hv[0], POLLIN);
+	if (hv[1] >= 0)
+		add_pfd(emu, n, hv[1], POLLIN);
 	if (emu->dev.lfd >= 0)
 		add_pfd(emu, n, emu->dev.lfd, POLLIN);
 	if (emu->ctl.lfd >= 0)
@@ -165,8 +175,10 @@ int ne_emu_timeout_ms(const struct ne_emu *emu)
 	uint64_t now = ne_now_us();
 	int a = ne_devlink_timeout_ms(&emu->dev, now);
 	int b = ne_vms_timeout_ms(&emu->vms, now);
+	int c = ne_dbgcon_timeout_ms(&emu->dbgcon, now);
 
-	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+	a = a < 0 ? b : b < 0 ? a : a < b ? a : b;
+	return a < 0 ? c : c < 0 ? a : a < c ? a : c;
 }
 
 void ne_emu_handle(struct ne_emu *emu, const struct pollfd *pfds,
@@ -208,12 +220,16 @@ void ne_emu_handle(struct ne_emu *emu, const struct pollfd *pfds,
 			continue;
 		}
 		vm = ne_vms_find_fd(&emu->vms, fd);
-		if (vm)
+		if (vm) {
 			ne_vms_reap(emu, vm);
+			continue;
+		}
+		ne_dbgcon_handle(emu, fd, pfds[i].revents);
 	}
 	ne_devlink_run_timers(emu, ne_now_us());
 	/* Connections come and go, VMs end by themselves: catch up. */
 	ne_vms_sync(emu, 1);
+	ne_dbgcon_run(emu);
 }
 
 void ne_emu_command(struct ne_emu *emu, struct ne_devconn *c, uint32_t wire_id,

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "control.h"
+#include "dbgcon.h"
 #include "devlink.h"
 #include "enclave.h"
 #include "engine.h"
@@ -28,6 +29,7 @@ struct ne_emu_cfg {
 	unsigned int max_slots;		/* 0: default 64 */
 	uint64_t latency_us;		/* default reply latency */
 	struct ne_enclave_cfg enclave;	/* enclave VMs; .qemu NULL: none */
+	const char *hv_vsock;		/* CID 0's vhost-user socket, or NULL */
 };
 
 struct ne_emu {
@@ -38,6 +40,7 @@ struct ne_emu {
 	struct ne_devlink dev;
 	struct ne_control ctl;
 	struct ne_vms vms;
+	struct ne_dbgcon dbgcon;
 	uint64_t seq;			/* commands received, never reset */
 	struct pollfd *pfds;
 	unsigned int cap_pfds;

@@ -55,6 +55,12 @@ static void path_of(const struct ne_vms *v, char *buf, size_t size,
 		 suffix);
 }
 
+void ne_vms_console_path(const struct ne_vms *v, uint64_t uid, char *buf,
+			 size_t size)
+{
+	path_of(v, buf, size, "console", uid, ".log");
+}
+
 /* Why a QEMU ended: its wait status and the last line it printed. */
 static void describe_exit(const struct ne_vms *v, struct ne_vm *vm, int st)
 {

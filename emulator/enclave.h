@@ -98,5 +98,8 @@ int ne_vms_timeout_ms(const struct ne_vms *v, uint64_t now_us);
 void ne_vms_list(const struct ne_vms *v, struct ne_buf *out);
 int ne_vms_console(const struct ne_vms *v, uint64_t uid, uint64_t offset,
 		   struct ne_buf *out);
+/* Where a slot's console log is (whether or not it exists yet). */
+void ne_vms_console_path(const struct ne_vms *v, uint64_t uid, char *buf,
+			 size_t size);
 
 #endif /* NE_EMU_ENCLAVE_H */

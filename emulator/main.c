@@ -30,12 +30,16 @@ static void usage(FILE *f)
 		"                   [--latency-us N] [--log FILE] [--pidfile FILE]\n"
 		"                   [--enclave-qemu QEMU --vsock-dir DIR\n"
 		"                    [--enclave-dir DIR] [--enclave-firmware DIR]\n"
-		"                    [--enclave-append ARGS]]\n"
+		"                    [--enclave-append ARGS]\n"
+		"                    [--hypervisor-vsock PATH]]\n"
 		"Plays the Nitro hypervisor behind the QEMU nitro-enclaves device.\n"
 		"With --enclave-qemu, ENCLAVE_START boots the image in the\n"
 		"enclave's memory with QEMU's nitro-enclave machine, its vsock\n"
 		"on DIR/cid-<CID>.sock (vhost-device-vsock); without it, an\n"
-		"enclave is only a slot state.\n");
+		"enclave is only a slot state. --hypervisor-vsock: the\n"
+		"vhost-user socket of vhost-device-vsock's guest-cid=0 entry;\n"
+		"debug-mode enclaves' consoles are served there at port\n"
+		"CID + 10000, as the Nitro hypervisor does.\n");
 }
 
 static int parse_num(const char *opt, const char *s, unsigned long long max,
@@ -68,6 +72,7 @@ int main(int argc, char **argv)
 		{ "enclave-dir", required_argument, NULL, 'D' },
 		{ "enclave-append", required_argument, NULL, 'A' },
 		{ "vsock-dir", required_argument, NULL, 'V' },
+		{ "hypervisor-vsock", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -130,6 +135,9 @@ int main(int argc, char **argv)
 		case 'V':
 			cfg.enclave.vsock_dir = optarg;
 			break;
+		case 'H':
+			cfg.hv_vsock = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -146,6 +154,11 @@ int main(int argc, char **argv)
 				 !cfg.enclave.vsock_dir)) {
 		fprintf(stderr, "ne-emulator: --enclave-qemu needs an "
 			"executable QEMU and --vsock-dir\n");
+		return 2;
+	}
+	if (cfg.hv_vsock && !cfg.enclave.qemu) {
+		fprintf(stderr, "ne-emulator: --hypervisor-vsock serves the "
+			"consoles of booted enclaves: it needs --enclave-qemu\n");
 		return 2;
 	}
 	/* Binding the second would replace the first socket file. */

@@ -8,6 +8,7 @@
  * On the project's test harness (tests/lib/harness).
  */
 #include <dirent.h>
+#include <endian.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -19,8 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "emu.h"
 #include "harness.h"
 #include "hvsock.h"
+#include "log.h"
 #include "vhostfe.h"
 
 #define PARENT		3
@@ -328,17 +331,105 @@ static const char *backend_bin(void)
 	return path[0] ? path : NULL;
 }
 
-FIXTURE(backend) {
-	char dir[64];
+/* vhost-device-vsock serving CIDs 0 and 3 in one group, in @dir. */
+static pid_t spawn_backend(struct th_ctx *_th, char *dir, size_t size)
+{
+	const char *bin = backend_bin();
+	char vm0[256], vm3[256], s0[128], s3[128];
+	double t0;
 	pid_t pid;
-	struct ne_vhostfe hyp;		/* CID 0, serves the stack */
-	struct ne_vhostfe parent;	/* CID 3, plays the guest */
-	struct rig r;
-	/* what the parent received */
+
+	if (!bin)
+		SKIP(return 0, "no vhost-device-vsock (set NE_VHOST_VSOCK)");
+	snprintf(dir, size, "/tmp/ne-hvsock.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(s0, sizeof(s0), "%s/c0.sock", dir);
+	snprintf(s3, sizeof(s3), "%s/c3.sock", dir);
+	snprintf(vm0, sizeof(vm0), "guest-cid=0,socket=%s,uds-path=%s/c0.vsock,"
+		 "groups=ne", s0, dir);
+	snprintf(vm3, sizeof(vm3), "guest-cid=3,socket=%s,uds-path=%s/c3.vsock,"
+		 "groups=ne", s3, dir);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		setenv("RUST_LOG", "error", 1);
+		execl(bin, bin, "--vm", vm0, "--vm", vm3, (char *)NULL);
+		_exit(127);
+	}
+	/* The sockets appear once the backend listens. */
+	t0 = now_ms();
+	while ((access(s0, F_OK) || access(s3, F_OK)) && now_ms() - t0 < 10000)
+		usleep(20000);
+	return pid;
+}
+
+static void stop_backend(pid_t pid, const char *dir)
+{
+	char cmd[128];
+
+	if (pid <= 0)
+		return;
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd))
+		th_log("# could not remove %s\n", dir);
+}
+
+/* The parent (CID 3): a frontend of its own and what it received. */
+struct peer {
+	struct ne_vhostfe fe;
 	struct ne_vsock_hdr got[256];
 	int ngot;
 	unsigned char data[32768];
 	size_t ndata;
+};
+
+static int peer_open(struct peer *p, const char *dir)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/c3.sock", dir);
+	return ne_vhostfe_open(&p->fe, path);
+}
+
+static void to_peer(void *arg, const void *hdr, const void *data, size_t len)
+{
+	struct peer *p = arg;
+
+	if (p->ngot < 256)
+		ne_vsock_hdr_from_wire(&p->got[p->ngot++], hdr);
+	if (p->ndata + len <= sizeof(p->data)) {
+		memcpy(p->data + p->ndata, data, len);
+		p->ndata += len;
+	}
+}
+
+static void peer_sends(struct th_ctx *_th, struct peer *p, uint32_t port,
+		       uint16_t op)
+{
+	struct ne_vsock_hdr h = {
+		.src_cid = PARENT, .dst_cid = 0, .src_port = 1234,
+		.dst_port = port, .type = NE_VSOCK_TYPE_STREAM, .op = op,
+		.buf_alloc = 1 << 18, .fwd_cnt = (uint32_t)p->ndata,
+	}, w;
+
+	ne_vsock_hdr_to_wire(&w, &h);
+	ASSERT_RC(0, ne_vhostfe_send(&p->fe, &w, NULL, 0));
+}
+
+/* The last packet the peer got has this op. */
+static int peer_last_op(const struct peer *p)
+{
+	return p->ngot ? p->got[p->ngot - 1].op : -1;
+}
+
+FIXTURE(backend) {
+	char dir[64];
+	pid_t pid;
+	struct ne_vhostfe hyp;		/* CID 0, serves the stack */
+	struct rig r;
+	struct peer parent;
 };
 
 static int hyp_send(void *arg, const struct ne_vsock_hdr *w, const void *data,
@@ -349,60 +440,30 @@ static int hyp_send(void *arg, const struct ne_vsock_hdr *w, const void *data,
 
 FIXTURE_SETUP(backend)
 {
-	const char *bin = backend_bin();
-	char vm0[256], vm3[256], s0[128], s3[128];
 	static const struct ne_hvsock_ops ops = {
 		.accept = rig_accept, .send = hyp_send,
 	};
-	double t0;
-	int rc;
+	char path[128];
 
-	self->pid = 0;
 	ne_vhostfe_init(&self->hyp);
-	ne_vhostfe_init(&self->parent);
-	if (!bin)
-		SKIP(return, "no vhost-device-vsock (set NE_VHOST_VSOCK)");
-	snprintf(self->dir, sizeof(self->dir), "/tmp/ne-hvsock.XXXXXX");
-	ASSERT_NE(NULL, mkdtemp(self->dir));
-	snprintf(s0, sizeof(s0), "%s/c0.sock", self->dir);
-	snprintf(s3, sizeof(s3), "%s/c3.sock", self->dir);
-	snprintf(vm0, sizeof(vm0), "guest-cid=0,socket=%s,uds-path=%s/c0.vsock,"
-		 "groups=ne", s0, self->dir);
-	snprintf(vm3, sizeof(vm3), "guest-cid=3,socket=%s,uds-path=%s/c3.vsock,"
-		 "groups=ne", s3, self->dir);
-	self->pid = fork();
-	ASSERT_GE(self->pid, 0);
-	if (!self->pid) {
-		setenv("RUST_LOG", "error", 1);
-		execl(bin, bin, "--vm", vm0, "--vm", vm3, (char *)NULL);
-		_exit(127);
-	}
-	/* The sockets appear once the backend listens. */
-	t0 = now_ms();
-	while ((access(s0, F_OK) || access(s3, F_OK)) && now_ms() - t0 < 10000)
-		usleep(20000);
-	rc = ne_vhostfe_open(&self->hyp, s0);
-	ASSERT_RC(0, rc, "frontend for CID 0 on %s", s0);
-	rc = ne_vhostfe_open(&self->parent, s3);
-	ASSERT_RC(0, rc, "frontend for CID 3 on %s", s3);
+	ne_vhostfe_init(&self->parent.fe);
+	self->pid = spawn_backend(_th, self->dir, sizeof(self->dir));
+	if (!self->pid)
+		return;
+	snprintf(path, sizeof(path), "%s/c0.sock", self->dir);
+	ASSERT_RC(0, ne_vhostfe_open(&self->hyp, path),
+		  "frontend for CID 0 on %s", path);
+	ASSERT_RC(0, peer_open(&self->parent, self->dir), "frontend for CID 3");
 	rig_init(&self->r);
 	ne_hvsock_init(&self->r.hv, 0, &ops, &self->hyp);
 }
 
 FIXTURE_TEARDOWN(backend)
 {
-	char cmd[128];
-
 	ne_hvsock_fini(&self->r.hv);
 	ne_vhostfe_close(&self->hyp);
-	ne_vhostfe_close(&self->parent);
-	if (self->pid > 0) {
-		kill(self->pid, SIGKILL);
-		waitpid(self->pid, NULL, 0);
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", self->dir);
-		if (system(cmd))
-			TH_LOG("could not remove %s", self->dir);
-	}
+	ne_vhostfe_close(&self->parent.fe);
+	stop_backend(self->pid, self->dir);
 }
 
 FIXTURE_REGISTER(backend);
@@ -412,62 +473,39 @@ static void to_stack(void *arg, const void *hdr, const void *data, size_t len)
 	ne_hvsock_input(arg, hdr, data, len);
 }
 
-static void to_parent(void *arg, const void *hdr, const void *data, size_t len)
-{
-	th_self_backend *self = arg;
-
-	if (self->ngot < 256)
-		ne_vsock_hdr_from_wire(&self->got[self->ngot++], hdr);
-	if (self->ndata + len <= sizeof(self->data)) {
-		memcpy(self->data + self->ndata, data, len);
-		self->ndata += len;
-	}
-}
-
 /* Run both ends until the parent has @want packets (or 5 s pass). */
 static void pump(struct th_ctx *_th, th_self_backend *self, int want)
 {
 	double t0 = now_ms();
 
-	while (self->ngot < want && now_ms() - t0 < 5000) {
+	while (self->parent.ngot < want && now_ms() - t0 < 5000) {
 		struct pollfd p[2] = {
 			{ .fd = self->hyp.call_fd, .events = POLLIN },
-			{ .fd = self->parent.call_fd, .events = POLLIN },
+			{ .fd = self->parent.fe.call_fd, .events = POLLIN },
 		};
 
 		poll(p, 2, 50);
 		ASSERT_RC(0, ne_vhostfe_poll(&self->hyp, to_stack,
 					     &self->r.hv));
-		ASSERT_RC(0, ne_vhostfe_poll(&self->parent, to_parent, self));
+		ASSERT_RC(0, ne_vhostfe_poll(&self->parent.fe, to_peer,
+					     &self->parent));
 	}
-}
-
-static void parent_sends(struct th_ctx *_th, th_self_backend *self,
-			 uint32_t port, uint16_t op, uint32_t fwd_cnt)
-{
-	struct ne_vsock_hdr h = {
-		.src_cid = PARENT, .dst_cid = 0, .src_port = 1234,
-		.dst_port = port, .type = NE_VSOCK_TYPE_STREAM, .op = op,
-		.buf_alloc = 1 << 18, .fwd_cnt = fwd_cnt,
-	}, w;
-
-	ne_vsock_hdr_to_wire(&w, &h);
-	ASSERT_RC(0, ne_vhostfe_send(&self->parent, &w, NULL, 0));
 }
 
 TEST_F(backend, vhostfe, cid0_reached_through_sibling_group)
 {
 	static char text[20000];
+	struct peer *p = &self->parent;
 	double t0 = now_ms();
 	long left, n;
 	int i;
 
-	parent_sends(_th, self, CONSOLE_PORT, NE_VSOCK_OP_REQUEST, 0);
+	peer_sends(_th, p, CONSOLE_PORT, NE_VSOCK_OP_REQUEST);
 	pump(_th, self, 1);
-	ASSERT_EQ(1, self->ngot, "an answer from CID 0 within 5 s");
-	EXPECT_EQ(NE_VSOCK_OP_RESPONSE, self->got[0].op);
-	EXPECT_EQ(0, self->got[0].src_cid);
-	EXPECT_EQ(CONSOLE_PORT, self->got[0].src_port);
+	ASSERT_EQ(1, p->ngot, "an answer from CID 0 within 5 s");
+	EXPECT_EQ(NE_VSOCK_OP_RESPONSE, p->got[0].op);
+	EXPECT_EQ(0, p->got[0].src_cid);
+	EXPECT_EQ(CONSOLE_PORT, p->got[0].src_port);
 	TH_LOG("REQUEST to RESPONSE through vhost-device-vsock: %.1f ms",
 	       now_ms() - t0);
 
@@ -481,23 +519,197 @@ TEST_F(backend, vhostfe, cid0_reached_through_sibling_group)
 				    text + sizeof(text) - left, (size_t)left);
 		ASSERT_GE(n, 0);
 		left -= n;
-		pump(_th, self, self->ngot + 1);
+		pump(_th, self, p->ngot + 1);
 	}
 	pump(_th, self, 1 + (int)(sizeof(text) / NE_HVSOCK_MAX_PAYLOAD) + 1);
 	EXPECT_EQ(0, left, "all the text went out");
-	ASSERT_EQ(sizeof(text), self->ndata, "all the text came in");
-	EXPECT_EQ(0, memcmp(text, self->data, sizeof(text)), "in order");
-	for (i = 1; i < self->ngot; i++)
-		EXPECT_EQ(NE_VSOCK_OP_RW, self->got[i].op);
+	ASSERT_EQ(sizeof(text), p->ndata, "all the text came in");
+	EXPECT_EQ(0, memcmp(text, p->data, sizeof(text)), "in order");
+	for (i = 1; i < p->ngot; i++)
+		EXPECT_EQ(NE_VSOCK_OP_RW, p->got[i].op);
 }
 
 TEST_F(backend, vhostfe, refused_port_reset)
 {
-	parent_sends(_th, self, CONSOLE_PORT + 7, NE_VSOCK_OP_REQUEST, 0);
+	peer_sends(_th, &self->parent, CONSOLE_PORT + 7, NE_VSOCK_OP_REQUEST);
 	pump(_th, self, 1);
-	ASSERT_EQ(1, self->ngot, "an answer from CID 0 within 5 s");
-	EXPECT_EQ(NE_VSOCK_OP_RST, self->got[0].op);
-	EXPECT_EQ(CONSOLE_PORT + 7, self->got[0].src_port);
+	ASSERT_EQ(1, self->parent.ngot, "an answer from CID 0 within 5 s");
+	EXPECT_EQ(NE_VSOCK_OP_RST, self->parent.got[0].op);
+	EXPECT_EQ(CONSOLE_PORT + 7, self->parent.got[0].src_port);
+}
+
+/* ---- the emulator's debug consoles (dbgcon.c), backend included ---- */
+
+FIXTURE(daemon) {
+	char dir[64];
+	pid_t pid;
+	struct ne_emu emu;
+	int emu_up;
+	struct peer parent;
+};
+
+static uint64_t engine_cmd(struct th_ctx *_th, struct ne_emu *emu,
+			   uint32_t type, uint64_t a, uint64_t b, uint64_t c)
+{
+	uint8_t win[NE_SEND_DATA_SIZE] = { 0 };
+	uint64_t v[3] = { htole64(a), htole64(b), htole64(c) };
+	struct ne_cmd_reply rep;
+
+	memcpy(win, v, sizeof(v));
+	ASSERT_RC(0, ne_engine_cmd(&emu->engine, type, win, sizeof(win), &rep),
+		  "engine command %u", type);
+	return type == NE_CMD_ENCLAVE_START ? le64toh(rep.enclave_cid) :
+	       le64toh(rep.slot_uid);
+}
+
+/* A RUNNING slot with @cid, and its console log holding @text. */
+static uint64_t running_slot(struct th_ctx *_th, th_self_daemon *self,
+			     uint64_t cid, uint64_t flags, const char *text)
+{
+	uint64_t uid = engine_cmd(_th, &self->emu, NE_CMD_SLOT_ALLOC, 0, 0, 0);
+	char path[512];
+	FILE *f;
+
+	engine_cmd(_th, &self->emu, NE_CMD_SLOT_ADD_MEM, uid,
+		   (cid - 3) << 30, 64 << 20);
+	engine_cmd(_th, &self->emu, NE_CMD_SLOT_ADD_VCPU, uid, 1, 0);
+	ASSERT_EQ(cid, engine_cmd(_th, &self->emu, NE_CMD_ENCLAVE_START, uid,
+				  cid, flags));
+	ne_vms_console_path(&self->emu.vms, uid, path, sizeof(path));
+	f = fopen(path, "w");
+	ASSERT_NE(NULL, f);
+	fputs(text, f);
+	fclose(f);
+	return uid;
+}
+
+FIXTURE_SETUP(daemon)
+{
+	struct ne_emu_cfg cfg = { 0 };
+	static char sock[128];
+	double t0;
+
+	ne_vhostfe_init(&self->parent.fe);
+	self->pid = spawn_backend(_th, self->dir, sizeof(self->dir));
+	if (!self->pid)
+		return;
+	snprintf(sock, sizeof(sock), "%s/c0.sock", self->dir);
+	cfg.hv_vsock = sock;
+	cfg.enclave.dir = self->dir;
+	ne_log_set(NULL);
+	ne_emu_init(&self->emu, &cfg);
+	self->emu_up = 1;
+	t0 = now_ms();
+	while (!self->emu.dbgcon.up && now_ms() - t0 < 5000) {
+		ne_dbgcon_run(&self->emu);
+		usleep(20000);
+	}
+	ASSERT_TRUE(self->emu.dbgcon.up, "the emulator's CID 0 frontend is up");
+	ASSERT_RC(0, peer_open(&self->parent, self->dir), "frontend for CID 3");
+}
+
+FIXTURE_TEARDOWN(daemon)
+{
+	if (self->emu_up)
+		ne_emu_close(&self->emu);
+	ne_vhostfe_close(&self->parent.fe);
+	stop_backend(self->pid, self->dir);
+}
+
+FIXTURE_REGISTER(daemon);
+
+/* The daemon's loop and the parent, until @done or @ms pass. */
+static void run_until(struct th_ctx *_th, th_self_daemon *self,
+		      int (*done)(const struct peer *, size_t), size_t arg,
+		      int ms)
+{
+	double t0 = now_ms();
+
+	while (!done(&self->parent, arg) && now_ms() - t0 < ms) {
+		unsigned int n;
+		struct pollfd *pfds = ne_emu_pollfds(&self->emu, &n);
+		int t = ne_emu_timeout_ms(&self->emu);
+
+		poll(pfds, n, t < 0 || t > 20 ? 20 : t);
+		ne_emu_handle(&self->emu, pfds, n);
+		ASSERT_RC(0, ne_vhostfe_poll(&self->parent.fe, to_peer,
+					     &self->parent));
+	}
+}
+
+static int got_packets(const struct peer *p, size_t n)
+{
+	return p->ngot >= (int)n;
+}
+
+static int got_bytes(const struct peer *p, size_t n)
+{
+	return p->ndata >= n;
+}
+
+static int got_shutdown(const struct peer *p, size_t n)
+{
+	(void)n;
+	return peer_last_op(p) == NE_VSOCK_OP_SHUTDOWN;
+}
+
+TEST_F(daemon, dbgcon, debug_enclave_console_streamed_and_followed)
+{
+	const char *boot = "enclave-init: started\nenclave-init: heartbeat "
+			   "acknowledged by the parent\n";
+	double t0 = now_ms();
+	uint64_t uid = running_slot(_th, self, 5, 1, boot);
+	char path[512];
+	FILE *f;
+
+	peer_sends(_th, &self->parent, 10005, NE_VSOCK_OP_REQUEST);
+	run_until(_th, self, got_packets, 1, 2000);
+	ASSERT_LE(1, self->parent.ngot, "an answer within 2 s");
+	EXPECT_EQ(NE_VSOCK_OP_RESPONSE, self->parent.got[0].op);
+	TH_LOG("console REQUEST to RESPONSE: %.1f ms", now_ms() - t0);
+	run_until(_th, self, got_bytes, strlen(boot), 2000);
+	ASSERT_EQ(strlen(boot), self->parent.ndata);
+	EXPECT_EQ(0, memcmp(boot, self->parent.data, strlen(boot)));
+
+	/* Lines printed later follow. */
+	ne_vms_console_path(&self->emu.vms, uid, path, sizeof(path));
+	f = fopen(path, "a");
+	ASSERT_NE(NULL, f);
+	fputs("enclave-init: powering off\n", f);
+	fclose(f);
+	run_until(_th, self, got_bytes, strlen(boot) + 27, 2000);
+	EXPECT_EQ(strlen(boot) + 27, self->parent.ndata);
+	EXPECT_NE(NULL, memmem(self->parent.data, self->parent.ndata,
+			       "powering off", 12));
+
+	/* The enclave stops: the stream is shut, the peer's RST ends it. */
+	engine_cmd(_th, &self->emu, NE_CMD_ENCLAVE_STOP, uid, 0, 0);
+	run_until(_th, self, got_shutdown, 0, 2000);
+	EXPECT_EQ(NE_VSOCK_OP_SHUTDOWN, peer_last_op(&self->parent));
+	peer_sends(_th, &self->parent, 10005, NE_VSOCK_OP_RST);
+	run_until(_th, self, got_packets, 1000, 300);
+	EXPECT_EQ(NULL, self->emu.dbgcon.hv.conns);
+	EXPECT_EQ(1, self->emu.dbgcon.hv.accepted);
+}
+
+TEST_F(daemon, dbgcon, production_enclave_console_refused)
+{
+	running_slot(_th, self, 6, 0, "secret\n");
+	peer_sends(_th, &self->parent, 10006, NE_VSOCK_OP_REQUEST);
+	run_until(_th, self, got_packets, 1, 2000);
+	ASSERT_EQ(1, self->parent.ngot, "an answer within 2 s");
+	EXPECT_EQ(NE_VSOCK_OP_RST, self->parent.got[0].op);
+	EXPECT_EQ(0, self->parent.ndata, "not a byte of its console");
+	EXPECT_EQ(1, self->emu.dbgcon.hv.refused);
+}
+
+TEST_F(daemon, dbgcon, no_enclave_with_that_cid_refused)
+{
+	running_slot(_th, self, 7, 1, "x\n");
+	peer_sends(_th, &self->parent, 10008, NE_VSOCK_OP_REQUEST);
+	run_until(_th, self, got_packets, 1, 2000);
+	ASSERT_EQ(1, self->parent.ngot, "an answer within 2 s");
+	EXPECT_EQ(NE_VSOCK_OP_RST, self->parent.got[0].op);
 }
 
 int main(int argc, char **argv)
