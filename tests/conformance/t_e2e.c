@@ -16,6 +16,10 @@
  * them, and binds its heartbeat listener before NE_START_ENCLAVE. A chunk
  * given to the device at a wrong address or in a wrong order garbles the
  * image, whose CRC QEMU checks: the enclave then never heartbeats.
+ *
+ * A debug-mode enclave's console is read as nitro-cli reads it: a vsock
+ * stream from (CID 0, port CID + 10000), connected right after START with
+ * the default 2 s connect timeout. A production enclave's is refused.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -44,6 +48,9 @@
 #define BOOT_WAIT_MS		(300 * 1000)	/* TCG enclave on a TCG parent */
 #define STOP_WAIT_MS		(60 * 1000)
 #define ENCLAVE_MEM		(128UL << 20)
+#define CONSOLE_CID		0	/* VMADDR_CID_HYPERVISOR */
+#define CONSOLE_PORT_BASE	10000
+#define CONSOLE_CONNECT_MS	2000	/* Linux's default connect timeout */
 #define MAX_REGIONS		1024
 
 struct region {
@@ -54,6 +61,7 @@ struct region {
 struct e2e {
 	int dev;
 	int fd;
+	int con;			/* console stream, or -1 */
 	uint64_t uid;
 	uint64_t cid;
 	struct region reg[MAX_REGIONS];	/* in the order added */
@@ -94,6 +102,7 @@ static char *eif_load(struct th_ctx *_th, size_t *len)
 static void e2e_open(struct th_ctx *_th, struct e2e *e)
 {
 	memset(e, 0, sizeof(*e));
+	e->con = -1;
 	ASSERT_RC(0, pool_set_home(), "CPU pool " POOL_HOME);
 	e->dev = t_dev(_th);
 	e->fd = t_create(_th, e->dev, &e->uid);
@@ -310,9 +319,71 @@ static int wait_vms(int left, int ms)
 	return n;
 }
 
-/* Set up, load, listen, start, heartbeat: the whole client flow. */
-static void e2e_boot(struct th_ctx *_th, struct e2e *e, enum layout how,
-		     const char *img, size_t len, unsigned int bind_cid)
+/* What the client does about the console right after START. */
+enum console {
+	NO_CONSOLE,
+	CONSOLE_SERVED,		/* debug mode: connected within 2 s */
+	CONSOLE_REFUSED,	/* production: reset at once, not a timeout */
+};
+
+/*
+ * Connect to (CID 0, port cid + 10000) as nitro-cli does: no retry, the
+ * default connect timeout. Returns the socket or -errno; *ms the time taken.
+ */
+static int console_connect(uint64_t cid, double *ms)
+{
+	struct sockaddr_vm sa = {
+		.svm_family = AF_VSOCK, .svm_cid = CONSOLE_CID,
+		.svm_port = CONSOLE_PORT_BASE + (unsigned int)cid,
+	};
+	double t0 = now_ms();
+	int s = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0), err;
+
+	*ms = 0;
+	if (s < 0)
+		return -errno;
+	err = connect(s, (struct sockaddr *)&sa, sizeof(sa)) ? -errno : 0;
+	*ms = now_ms() - t0;
+	if (err) {
+		close(s);
+		return err;
+	}
+	return s;
+}
+
+static void console_check(struct th_ctx *_th, struct e2e *e, enum console con)
+{
+	double ms = 0;
+	int s;
+
+	if (con == NO_CONSOLE)
+		return;
+	s = console_connect(e->cid, &ms);
+	if (con == CONSOLE_SERVED) {
+		ASSERT_OK(s, "connect to the debug console at (0, %llu) right "
+			  "after START: %s after %.0f ms",
+			  (unsigned long long)e->cid + CONSOLE_PORT_BASE,
+			  s < 0 ? strerror(-s) : "ok", ms);
+		EXPECT_LT(ms, CONSOLE_CONNECT_MS);
+		e->con = s;
+		TH_LOG("CID %llu: console connected %.0f ms after START",
+		       (unsigned long long)e->cid, ms);
+		return;
+	}
+	if (s >= 0)
+		close(s);
+	EXPECT_EQ(-ECONNRESET, s, "a production enclave's console is refused "
+		  "(%s after %.0f ms)", s < 0 ? strerror(-s) : "connected", ms);
+	EXPECT_LT(ms, CONSOLE_CONNECT_MS, "refused, not timed out");
+}
+
+/*
+ * Set up, load, listen, start (in debug mode for CONSOLE_SERVED), the
+ * console, heartbeat: the whole client flow.
+ */
+static void e2e_boot_console(struct th_ctx *_th, struct e2e *e,
+			     enum layout how, const char *img, size_t len,
+			     unsigned int bind_cid, enum console con)
 {
 	double t0;
 	uint64_t peer;
@@ -327,7 +398,10 @@ static void e2e_boot(struct th_ctx *_th, struct e2e *e, enum layout how,
 	e2e_write_image(_th, e, img, len);
 	ls = listen_vsock(_th, bind_cid, HEARTBEAT_PORT);
 	t0 = now_ms();
-	e->cid = t_start(_th, e->fd);
+	ASSERT_RC(0, ne_start(e->fd, con == CONSOLE_SERVED ?
+			      NE_ENCLAVE_DEBUG_MODE : 0, &e->cid),
+		  "NE_START_ENCLAVE");
+	console_check(_th, e, con);
 	peer = heartbeat(_th, ls, e->fd, BOOT_WAIT_MS);
 	close(ls);
 	ASSERT_NE(0, peer, "no heartbeat from enclave CID %llu within %d s "
@@ -336,6 +410,12 @@ static void e2e_boot(struct th_ctx *_th, struct e2e *e, enum layout how,
 	EXPECT_EQ(e->cid, peer, "the heartbeat comes from the enclave's CID");
 	TH_LOG("CID %llu: START to heartbeat %.1f s, %d regions added",
 	       (unsigned long long)e->cid, (now_ms() - t0) / 1e3, e->nreg);
+}
+
+static void e2e_boot(struct th_ctx *_th, struct e2e *e, enum layout how,
+		     const char *img, size_t len, unsigned int bind_cid)
+{
+	e2e_boot_console(_th, e, how, img, len, bind_cid, NO_CONSOLE);
 }
 
 /* One line to an enclave service, its answer line into out. */
@@ -383,6 +463,8 @@ static void e2e_poweroff(struct th_ctx *_th, struct e2e *e)
 /* Close e; with others == 0, nothing may be left on the device. */
 static void e2e_close(struct th_ctx *_th, struct e2e *e, int others)
 {
+	if (e->con >= 0)
+		close(e->con);
 	close(e->fd);
 	close(e->dev);
 	EXPECT_EQ(others, wait_vms(others, 20000), "enclave VM left after close");
@@ -420,7 +502,8 @@ TEST_TIMEOUT(e2e, boots_heartbeats_powers_off, E2E_TIMEOUT_S)
 
 	if (!img)
 		return;
-	e2e_boot(_th, &e, ONE_REGION, img, len, 3);
+	/* Production mode, as the sample starts it: no console at CID 0. */
+	e2e_boot_console(_th, &e, ONE_REGION, img, len, 3, CONSOLE_REFUSED);
 	free(img);
 	EXPECT_TRUE(console_has(e.uid, "enclave-init: heartbeat acknowledged",
 				10000), "the console shows the init's heartbeat line");
@@ -439,6 +522,65 @@ TEST_TIMEOUT(e2e, boots_heartbeats_powers_off, E2E_TIMEOUT_S)
 	e2e_poweroff(_th, &e);
 	EXPECT_EQ(0, strcmp("STOPPED", t_emu_state(_th, e.uid)),
 		  "the slot is STOPPED after the enclave powered off");
+	e2e_close(_th, &e, 0);
+}
+
+/*
+ * Read the console stream into buf until it holds @line, or with @line
+ * NULL until the stream ends; 1 when it did within @ms.
+ */
+static int console_read(int s, char *buf, size_t size, size_t *len,
+			const char *line, int ms)
+{
+	double t0 = now_ms();
+
+	for (;;) {
+		struct pollfd p = { .fd = s, .events = POLLIN };
+		int left = ms - (int)(now_ms() - t0);
+		ssize_t n;
+
+		if (line && memmem(buf, *len, line, strlen(line)))
+			return 1;
+		if (left <= 0 || *len == size)
+			return 0;
+		if (poll(&p, 1, left) <= 0)
+			continue;
+		n = read(s, buf + *len, size - *len);
+		if (n <= 0)
+			return !n && !line;
+		*len += (size_t)n;
+	}
+}
+
+/* nitro-cli's --debug-mode --attach-console, against the emulator. */
+TEST_TIMEOUT(e2e, debug_console_at_cid0, E2E_TIMEOUT_S)
+{
+	static char con[4 << 20];
+	size_t got = 0, len;
+	struct e2e e;
+	char *img = eif_load(_th, &len);
+
+	if (!img)
+		return;
+	e2e_boot_console(_th, &e, ONE_REGION, img, len, VMADDR_CID_ANY,
+			 CONSOLE_SERVED);
+	free(img);
+	if (_th->skipped)
+		return;
+	EXPECT_TRUE(console_read(e.con, con, sizeof(con), &got,
+				 "enclave-init: heartbeat acknowledged", 30000),
+		    "the console at (0, %llu) shows the init's heartbeat line "
+		    "(%zu bytes read)",
+		    (unsigned long long)e.cid + CONSOLE_PORT_BASE, got);
+	EXPECT_TRUE(memmem(con, got, "enclave-init: started", 21) != NULL,
+		    "and its first line");
+	TH_LOG("CID %llu: %zu console bytes by the heartbeat",
+	       (unsigned long long)e.cid, got);
+	e2e_poweroff(_th, &e);
+	EXPECT_TRUE(console_read(e.con, con, sizeof(con), &got, NULL, 15000),
+		    "the console stream ends when the enclave stops");
+	EXPECT_TRUE(memmem(con, got, "enclave-init: powering off", 26) != NULL,
+		    "the init's last line came before the end");
 	e2e_close(_th, &e, 0);
 }
 
