@@ -29,7 +29,8 @@ static const char usage_text[] =
 	"  hugepages reserve SIZE [--node N]\n"
 	"                                  hold SIZE of hugepages on a node, largest first\n"
 	"  allocate [--config FILE]        pool + hugepages from allocator.yaml\n"
-	"  run IMAGE --memory MiB --cpus N [--cid CID] [--debug] [--no-wait]\n"
+	"  run IMAGE --memory MiB --cpus N [--cid CID] [--debug] [--console]\n"
+	"            [--no-wait]\n"
 	"                                  run an enclave image until it exits\n"
 	"  build-eif --kernel F --initrd F [--initrd F]... --cmdline S -o OUT\n"
 	"            [--arch x86_64|aarch64] [--mem-mib N] [--cpus N] [--name S]\n"
@@ -426,6 +427,7 @@ static int cmd_run(int argc, char **argv)
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "cid", required_argument, NULL, 'i' },
 		{ "debug", no_argument, NULL, 'd' },
+		{ "console", no_argument, NULL, 'C' },
 		{ "no-wait", no_argument, NULL, 'n' },
 		{ 0 } };
 	struct ne_run_opts o = { 0 };
@@ -457,6 +459,11 @@ static int cmd_run(int argc, char **argv)
 			o.cid = cid;
 			break;
 		case 'd':
+			o.debug = true;
+			break;
+		case 'C':
+			/* Only a debug-mode enclave has a console to read. */
+			o.console = true;
 			o.debug = true;
 			break;
 		case 'n':

@@ -149,6 +149,7 @@ struct ne_run_opts {
 	int cpus;
 	uint64_t cid;
 	bool debug;
+	bool console;	/* stream the debug console to stdout (implies debug) */
 	bool no_wait;
 };
 struct ne_region {

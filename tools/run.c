@@ -4,7 +4,8 @@
  *
  * Order: create, hugepage regions (largest fitting sizes, on the pool's
  * node), image at the driver's offset, regions, vCPUs, vsock listener on
- * 3:9000, start, heartbeat, wait for POLLHUP or a signal, close.
+ * 3:9000, start, with --console the debug console at (CID 0, port CID +
+ * 10000), heartbeat, wait for POLLHUP or a signal, close.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/mman.h>
 #include <linux/nitro_enclaves.h>
@@ -30,6 +32,8 @@
 #define HEARTBEAT_CID		3	/* the parent VM */
 #define HEARTBEAT_PORT		9000
 #define HEARTBEAT_VALUE		0xb7
+#define CONSOLE_CID		0	/* the hypervisor */
+#define CONSOLE_PORT_OFFSET	10000	/* + the enclave's CID */
 #define TIMEOUT_MINUTE_MS	60000
 #define MPOL_BIND_MODE		2	/* MPOL_BIND from <linux/mempolicy.h> */
 
@@ -40,6 +44,7 @@ struct ne_run {
 	int enclave_fd;
 	int listen_fd;
 	int conn_fd;
+	int con_fd;		/* debug console stream, or -1 */
 	int nr_regions;
 	struct ne_region region[NE_MAX_HP_SIZES];
 };
@@ -267,15 +272,73 @@ fail:
 	return -err;
 }
 
+/*
+ * Right after START, as nitro-cli does: the hypervisor accepts at once,
+ * so no retry (a connect gives up after the vsock default of 2 s).
+ */
+static void open_console(struct ne_run *r, uint64_t cid)
+{
+	struct sockaddr_vm addr = {
+		.svm_family = AF_VSOCK,
+		.svm_cid = CONSOLE_CID,
+		.svm_port = (unsigned int)(cid + CONSOLE_PORT_OFFSET),
+	};
+	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
+		ne_warn("no enclave console at vsock CID %d port %u: %s",
+			CONSOLE_CID, addr.svm_port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	r->con_fd = fd;
+}
+
+/* Console bytes to stdout; the stream's end closes it. */
+static void copy_console(struct ne_run *r)
+{
+	char buf[4096];
+	ssize_t n = read(r->con_fd, buf, sizeof(buf));
+
+	if (n < 0 && errno == EINTR)
+		return;
+	if (n <= 0) {
+		close(r->con_fd);
+		r->con_fd = -1;
+		return;
+	}
+	fflush(stdout);
+	if (write(STDOUT_FILENO, buf, (size_t)n) != n)
+		ne_warn("console output lost: %s", strerror(errno));
+}
+
 static int wait_heartbeat(struct ne_run *r, uint64_t img_size)
 {
-	struct pollfd pfd = { .fd = r->listen_fd, .events = POLLIN };
+	struct pollfd pfd[2] = {
+		{ .fd = r->listen_fd, .events = POLLIN },
+		{ .fd = r->con_fd, .events = POLLIN },
+	};
 	int timeout = ne_heartbeat_timeout_ms(img_size), rc;
+	struct timespec t0, t;
 	unsigned char b;
 
 	ne_info("waiting up to %d s for the enclave's heartbeat on vsock port %d",
 		timeout / 1000, HEARTBEAT_PORT);
-	rc = poll(&pfd, 1, timeout);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		int64_t left;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		left = timeout - ((int64_t)(t.tv_sec - t0.tv_sec) * 1000 +
+				  (t.tv_nsec - t0.tv_nsec) / 1000000);
+		pfd[1].fd = r->con_fd;
+		rc = poll(pfd, r->con_fd >= 0 ? 2 : 1, left > 0 ? (int)left : 0);
+		if (rc > 0 && r->con_fd >= 0 && pfd[1].revents)
+			copy_console(r);
+		if (rc <= 0 || pfd[0].revents)
+			break;
+	}
 	if (rc < 0 && errno == EINTR)
 		return -EINTR;
 	if (rc <= 0) {
@@ -297,17 +360,23 @@ static int wait_heartbeat(struct ne_run *r, uint64_t img_size)
 
 static int wait_exit(struct ne_run *r)
 {
-	struct pollfd pfd = { .fd = r->enclave_fd, .events = POLLIN | POLLHUP | POLLERR };
+	struct pollfd pfd[2] = {
+		{ .fd = r->enclave_fd, .events = POLLIN | POLLHUP | POLLERR },
+		{ .events = POLLIN },
+	};
 
 	ne_info("enclave running; Ctrl-C or SIGTERM stops it");
 	while (!ne_stop) {
-		if (poll(&pfd, 1, -1) < 0) {
+		pfd[1].fd = r->con_fd;
+		if (poll(pfd, r->con_fd >= 0 ? 2 : 1, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
+		if (r->con_fd >= 0 && pfd[1].revents)
+			copy_console(r);
 		/* The driver only ever reports POLLHUP; anything else ends the wait too. */
-		if (pfd.revents) {
+		if (pfd[0].revents) {
 			ne_info("the enclave exited");
 			return 0;
 		}
@@ -322,6 +391,8 @@ static void teardown(struct ne_run *r)
 
 	if (r->conn_fd >= 0)
 		close(r->conn_fd);
+	if (r->con_fd >= 0)
+		close(r->con_fd);
 	if (r->listen_fd >= 0)
 		close(r->listen_fd);
 	/* Closing the last enclave fd stops the enclave and frees its slot and cores. */
@@ -459,12 +530,15 @@ static int build_and_start(struct ne_run *r, int img_fd, uint64_t img_size)
 	ne_info("enclave started: CID %" PRIu64 ", %d vCPUs, %" PRIu64 " MiB%s",
 		(uint64_t)si.enclave_cid, o->cpus, o->memory / MiB,
 		o->debug ? ", debug mode" : "");
+	if (o->console && !o->no_wait)
+		open_console(r, si.enclave_cid);
 	return 0;
 }
 
 int ne_run(const struct ne_run_opts *o)
 {
-	struct ne_run r = { .o = o, .node = -1, .enclave_fd = -1, .listen_fd = -1, .conn_fd = -1 };
+	struct ne_run r = { .o = o, .node = -1, .enclave_fd = -1, .listen_fd = -1, .conn_fd = -1,
+			    .con_fd = -1 };
 	struct sigaction sa = { .sa_handler = on_signal }, sb = { .sa_handler = on_sigbus };
 	uint64_t img_size = 0;
 	int img_fd = -1, rc;
