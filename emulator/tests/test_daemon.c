@@ -150,18 +150,28 @@ static void hdr(struct ne_wire_hdr *h, uint16_t type, uint32_t id,
 	h->len = htole32(len);
 }
 
+struct hello_msg {
+	struct ne_wire_hdr h;
+	struct ne_wire_hello hello;
+};
+
+/* A well-formed HELLO of this protocol version. */
+static void mkhello(struct hello_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	hdr(&m->h, NE_WIRE_HELLO, 0, sizeof(m->hello));
+	m->hello.version = htole32(NE_WIRE_VERSION);
+}
+
 /* Connect and HELLO; -1 on any failure. */
 static int dev_open(void)
 {
-	struct {
-		struct ne_wire_hdr h;
-		struct ne_wire_hello hello;
-	} m = { .hello.version = htole32(NE_WIRE_VERSION) };
+	struct hello_msg m;
 	int fd = connect_to(devpath);
 
 	if (fd < 0)
 		return -1;
-	hdr(&m.h, NE_WIRE_HELLO, 0, sizeof(m.hello));
+	mkhello(&m);
 	if (write_all(fd, &m, sizeof(m)) || read_all(fd, &m, sizeof(m)) ||
 	    le32toh(m.h.magic) != NE_WIRE_MAGIC ||
 	    le16toh(m.h.type) != NE_WIRE_HELLO ||
@@ -296,6 +306,21 @@ static int stop_daemon(void)
 }
 
 /* ---- tests ---- */
+
+/* Exit status of a shell command line, -1 if it did not exit. */
+static int sh_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh_status(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
 
 /* A directory of its own for each test: sockets, log, pidfile. */
 static void paths_up(struct th_ctx *_th)
@@ -532,10 +557,7 @@ static void expect_drop(struct th_ctx *_th, const void *msg, size_t len,
 
 TEST_F(daemon, frames, bad_ones_drop_only_their_connection)
 {
-	struct {
-		struct ne_wire_hdr h;
-		struct ne_wire_hello hello;
-	} hm = { .hello.version = htole32(NE_WIRE_VERSION) };
+	struct hello_msg hm;
 	struct ne_cmd_reply r;
 	struct cmd_msg m;
 	char garbage[300];
@@ -548,6 +570,7 @@ TEST_F(daemon, frames, bad_ones_drop_only_their_connection)
 	for (k = 0; k < sizeof(garbage); k++)
 		garbage[k] = (char)(k * 37 + 11);
 	expect_drop(_th, garbage, sizeof(garbage), "garbage");
+	mkhello(&hm);
 	hm.h.magic = 0x12345678;
 	expect_drop(_th, &hm, sizeof(hm), "bad magic");
 	hdr(&hm.h, NE_WIRE_HELLO, 0, NE_WIRE_MAX_PAYLOAD + 1);
@@ -570,7 +593,7 @@ TEST_F(daemon, frames, bad_ones_drop_only_their_connection)
 	EXPECT_EQ(1, le64toh(r.slot_count), "slots intact");
 
 	/* Truncated frames, then EOF. */
-	hm.hello.version = htole32(NE_WIRE_VERSION);
+	mkhello(&hm);
 	for (k = 1; k < sizeof(hm); k += 7) {
 		int fd = connect_to(devpath);
 
@@ -606,13 +629,9 @@ TEST_F(daemon, frames, bad_cmd_after_hello_dropped)
 /* Partial reads: a HELLO and a CMD a few bytes at a time. */
 TEST_F(daemon, frames, partial_frames_of_a_new_vm)
 {
-	struct {
-		struct ne_wire_hdr h;
-		struct ne_wire_hello hello;
-	} hm = { .hello.version = htole32(NE_WIRE_VERSION) };
+	struct hello_msg hm;
 	struct ne_cmd_reply r;
 	struct cmd_msg m;
-	char cmd[512];
 	int fd, act;
 	size_t k;
 
@@ -620,7 +639,7 @@ TEST_F(daemon, frames, partial_frames_of_a_new_vm)
 	ASSERT_LE(0, act);
 	ASSERT_RC(0, dev_cmd(act, NE_CMD_SLOT_ALLOC, 0, 0, 0, NULL));
 	fd = connect_to(devpath);
-	hdr(&hm.h, NE_WIRE_HELLO, 0, sizeof(hm.hello));
+	mkhello(&hm);
 	for (k = 0; k < sizeof(hm); k++) {
 		write_all(fd, (char *)&hm + k, 1);
 		if (k % 5 == 0)
@@ -639,10 +658,9 @@ TEST_F(daemon, frames, partial_frames_of_a_new_vm)
 		  "the new VM started with no slots (the previous VM's freed)");
 	EXPECT_EQ(-9999, dev_cmd(act, NE_CMD_SLOT_COUNT, 0, 0, 0, &r),
 		  "the new VM's HELLO replaced the first device connection");
-	snprintf(cmd, sizeof(cmd), "grep -q 'id=4242: seq=' %s && "
-		 "grep -q 'freed 1 slot(s) of the previous VM' %s",
-		 logpath, logpath);
-	EXPECT_EQ(0, WEXITSTATUS(system(cmd)), "log lines carry the message "
+	EXPECT_EQ(0, sh_status("grep -q 'id=4242: seq=' %s && grep -q "
+			       "'freed 1 slot(s) of the previous VM' %s",
+			       logpath, logpath), "log lines carry the message "
 		  "id; the new VM logged with the slots it freed");
 	close(fd);
 	close(act);
@@ -837,33 +855,19 @@ TEST_F(daemon, load, random_cmds_all_answered)
 
 /* ---- ne-emu-ctl ---- */
 
-/* Exit status of a shell command, -1 if it did not exit. */
-static int sh_status(const char *cmd)
-{
-	int st = system(cmd);
-
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 TEST_F(daemon, cli, exit_status_and_data_lines)
 {
-	char cmd[512];
-
-	snprintf(cmd, sizeof(cmd), "%s/ne-emu-ctl --socket %s ping", build,
-		 ctlpath);
-	EXPECT_EQ(0, sh_status(cmd), "ping");
-	snprintf(cmd, sizeof(cmd), "%s/ne-emu-ctl --socket %s bogus 2>/dev/null",
-		 build, ctlpath);
-	EXPECT_EQ(1, sh_status(cmd), "bogus");
-	snprintf(cmd, sizeof(cmd), "%s/ne-emu-ctl --socket %s/none ping "
-		 "2>/dev/null", build, dir);
-	EXPECT_EQ(2, sh_status(cmd), "no daemon");
-	snprintf(cmd, sizeof(cmd), "%s/ne-emu-ctl --socket %s fault rc "
-		 "SLOT_INFO -5 3 && %s/ne-emu-ctl --socket %s fault list | "
-		 "grep -qx 'F cmd=SLOT_INFO kind=rc rc=-5 count=3'", build,
-		 ctlpath, build, ctlpath);
-	EXPECT_EQ(0, sh_status(cmd), "arguments joined, data lines printed "
-		  "without the final ok");
+	EXPECT_EQ(0, sh_status("%s/ne-emu-ctl --socket %s ping", build,
+			       ctlpath));
+	EXPECT_EQ(1, sh_status("%s/ne-emu-ctl --socket %s bogus 2>/dev/null",
+			       build, ctlpath));
+	EXPECT_EQ(2, sh_status("%s/ne-emu-ctl --socket %s/none ping "
+			       "2>/dev/null", build, dir), "no daemon");
+	EXPECT_EQ(0, sh_status("%s/ne-emu-ctl --socket %s fault rc SLOT_INFO "
+			       "-5 3 && %s/ne-emu-ctl --socket %s fault list | "
+			       "grep -qx 'F cmd=SLOT_INFO kind=rc rc=-5 count=3'",
+			       build, ctlpath, build, ctlpath),
+		  "arguments joined, data lines printed without the final ok");
 }
 
 /*
@@ -872,7 +876,7 @@ TEST_F(daemon, cli, exit_status_and_data_lines)
  */
 TEST_F(daemon, cli, over_a_serial_port)
 {
-	char cmd[1024], *name;
+	char *name;
 	int master, slave;
 	pid_t bridge;
 
@@ -913,16 +917,15 @@ TEST_F(daemon, cli, over_a_serial_port)
 	/* Stale bytes waiting in the port must not be taken as the answer. */
 	EXPECT_EQ(9, write(master, "ok\nstale\n", 9), "stale bytes");
 	usleep(100000);
-	snprintf(cmd, sizeof(cmd), "%s/ne-emu-ctl --socket %s fault list "
-		 ">%s/tty.out && %s/ne-emu-ctl --socket %s fault rc SLOT_FREE "
-		 "-7 && %s/ne-emu-ctl --socket %s fault list >%s/tty.out && "
-		 "grep -qx 'F cmd=SLOT_FREE kind=rc rc=-7 count=1' %s/tty.out",
-		 build, name, dir, build, name, build, name, dir, dir);
-	EXPECT_EQ(0, sh_status(cmd), "raw mode, stale input dropped, "
-		  "answers read");
-	snprintf(cmd, sizeof(cmd), "NE_EMU_CTL=%s %s/ne-emu-ctl bogus "
-		 "2>/dev/null", name, build);
-	EXPECT_EQ(1, sh_status(cmd), "the path from NE_EMU_CTL, an error");
+	EXPECT_EQ(0, sh_status("%s/ne-emu-ctl --socket %s fault list "
+			       ">%s/tty.out && %s/ne-emu-ctl --socket %s fault rc "
+			       "SLOT_FREE -7 && %s/ne-emu-ctl --socket %s fault "
+			       "list >%s/tty.out && grep -qx 'F cmd=SLOT_FREE "
+			       "kind=rc rc=-7 count=1' %s/tty.out", build, name,
+			       dir, build, name, build, name, dir, dir),
+		  "raw mode, stale input dropped, answers read");
+	EXPECT_EQ(1, sh_status("NE_EMU_CTL=%s %s/ne-emu-ctl bogus 2>/dev/null",
+			       name, build), "the path from NE_EMU_CTL, an error");
 	ctl("fault clear");
 	kill(bridge, SIGKILL);
 	waitpid(bridge, NULL, 0);
@@ -932,35 +935,26 @@ TEST_F(daemon, cli, over_a_serial_port)
 
 /* ---- options ---- */
 
-/* Exit status of the daemon started with these arguments only. */
-static int run_status(const char *args)
-{
-	char cmd[1024];
-
-	snprintf(cmd, sizeof(cmd), "%s/ne-emulator %s 2>/dev/null", build,
-		 args);
-	return sh_status(cmd);
-}
+/* The daemon with these arguments only, its complaints not shown. */
+#define EMU "%s/ne-emulator "
+#define QUIET " 2>/dev/null"
 
 TEST_F(nodaemon, options, bad_ones_refused)
 {
-	char args[512];
-
-	EXPECT_EQ(2, run_status("--bogus"), "unknown");
-	EXPECT_EQ(2, run_status("--device-socket /tmp/x"), "no control socket");
-	snprintf(args, sizeof(args), "--device-socket %s --control-socket %s",
-		 devpath, devpath);
-	EXPECT_EQ(2, run_status(args), "the same path twice");
-	snprintf(args, sizeof(args), "--device-socket %s --control-socket %s "
-		 "--mem-regions 0", devpath, ctlpath);
-	EXPECT_EQ(2, run_status(args), "--mem-regions 0");
-	snprintf(args, sizeof(args), "--device-socket %s --control-socket %s "
-		 "--latency-us -1", devpath, ctlpath);
-	EXPECT_EQ(2, run_status(args), "--latency-us -1");
-	snprintf(args, sizeof(args), "--device-socket %s/no/such/dir/d.sock "
-		 "--control-socket %s", dir, ctlpath);
-	EXPECT_EQ(1, run_status(args), "a socket that cannot be created");
-	EXPECT_EQ(0, run_status("--help >/dev/null"), "--help");
+	EXPECT_EQ(2, sh_status(EMU "--bogus" QUIET, build), "unknown");
+	EXPECT_EQ(2, sh_status(EMU "--device-socket /tmp/x" QUIET, build),
+		  "no control socket");
+	EXPECT_EQ(2, sh_status(EMU "--device-socket %s --control-socket %s"
+			       QUIET, build, devpath, devpath),
+		  "the same path twice");
+	EXPECT_EQ(2, sh_status(EMU "--device-socket %s --control-socket %s "
+			       "--mem-regions 0" QUIET, build, devpath, ctlpath));
+	EXPECT_EQ(2, sh_status(EMU "--device-socket %s --control-socket %s "
+			       "--latency-us -1" QUIET, build, devpath, ctlpath));
+	EXPECT_EQ(1, sh_status(EMU "--device-socket %s/no/such/dir/d.sock "
+			       "--control-socket %s" QUIET, build, dir, ctlpath),
+		  "a socket that cannot be created");
+	EXPECT_EQ(0, sh_status(EMU "--help >/dev/null" QUIET, build), "--help");
 }
 
 TEST_F(nodaemon, options, applied_and_kept_over_reset)

@@ -92,12 +92,14 @@ static int send_hello(int fd, uint32_t version)
 	return write(fd, &m, sizeof(m)) == sizeof(m) ? 0 : -1;
 }
 
+struct cmd_msg {
+	struct ne_wire_hdr h;
+	struct ne_wire_cmd c;
+};
+
 static int send_cmd(int fd, uint32_t id, uint32_t type, uint64_t a)
 {
-	struct {
-		struct ne_wire_hdr h;
-		struct ne_wire_cmd c;
-	} m;
+	struct cmd_msg m;
 
 	memset(&m, 0, sizeof(m));
 	hdr(&m.h, NE_WIRE_CMD, id, sizeof(m.c));
@@ -293,10 +295,7 @@ TEST_F(loop, devlink, cmd_answered_with_its_id)
 /* Half a frame now, the rest later: nothing until it is whole. */
 TEST_F(loop, devlink, partial_frame_answered_once_whole)
 {
-	struct {
-		struct ne_wire_hdr h;
-		struct ne_wire_cmd c;
-	} m;
+	struct cmd_msg m;
 	struct ne_wire_hdr h;
 	struct ne_wire_reply r;
 	struct ne_cmd_reply cr;
@@ -450,10 +449,7 @@ static int request(int fd, uint32_t type, const void *req, size_t len,
 		   struct ne_cmd_reply *cr)
 {
 	static uint32_t id = 1000;
-	struct {
-		struct ne_wire_hdr h;
-		struct ne_wire_cmd c;
-	} m;
+	struct cmd_msg m;
 	struct ne_wire_hdr h;
 	struct ne_wire_reply r;
 	int t;
@@ -721,6 +717,19 @@ static void listen_cid5(struct th_ctx *_th, int *lfd)
 	ASSERT_LE(0, *lfd);
 }
 
+/* An enclave of CID 5 whose fake QEMU runs: its pid, the slot in *uid. */
+static pid_t qemu_running(struct th_ctx *_th, int fd, int *lfd, uint64_t *uid)
+{
+	int rc;
+
+	listen_cid5(_th, lfd);
+	*uid = make_slot(fd, 5, &rc);
+	ASSERT_RC(0, rc, "START");
+	PUMP_UNTIL(fake_pid());
+	ASSERT_LT(0, fake_pid(), "QEMU launched");
+	return fake_pid();
+}
+
 TEST_F(vms, memmap, parent_memory_mapped)
 {
 	const char *why = NULL;
@@ -737,10 +746,7 @@ TEST_F(vms, memmap, parent_memory_mapped)
 /* An fd with a message that takes none is not kept for MEMMAP. */
 TEST_F(vms, memmap, fd_along_with_a_cmd_not_kept)
 {
-	struct {
-		struct ne_wire_hdr h;
-		struct ne_wire_cmd c;
-	} junk;
+	struct cmd_msg junk;
 	union {
 		struct cmsghdr c;
 		char b[CMSG_SPACE(sizeof(int))];
@@ -794,13 +800,8 @@ TEST_F(vms, vm, qemu_gets_the_image_cpus_and_memory)
 {
 	struct ne_buf out = { 0 };
 	uint64_t uid;
-	int rc;
 
-	listen_cid5(_th, &self->lfd);
-	uid = make_slot(self->fd, 5, &rc);
-	PUMP_UNTIL(fake_pid());
-	EXPECT_RC(0, rc);
-	EXPECT_LT(0, fake_pid(), "QEMU launched");
+	qemu_running(_th, self->fd, &self->lfd, &uid);
 	EXPECT_STREQ("qemu", last_boot());
 	EXPECT_TRUE(file_equals(dir_file("image.copy"), self->img, IMG_LEN),
 		    "its -kernel is the image, read across regions in added order");
@@ -821,13 +822,8 @@ TEST_F(vms, vm, stop_reaps_the_vm)
 	char path[200];
 	uint64_t uid;
 	pid_t pid;
-	int rc;
 
-	listen_cid5(_th, &self->lfd);
-	uid = make_slot(self->fd, 5, &rc);
-	PUMP_UNTIL(fake_pid());
-	pid = fake_pid();
-	ASSERT_LT(0, pid);
+	pid = qemu_running(_th, self->fd, &self->lfd, &uid);
 	EXPECT_EQ(uid, slot_u64(self->fd, NE_CMD_ENCLAVE_STOP, uid));
 	EXPECT_TRUE(kill(pid, 0) && errno == ESRCH,
 		    "the VM is gone (reaped) when STOP answers");
@@ -841,13 +837,10 @@ TEST_F(vms, vm, stop_reaps_the_vm)
 /* The test hook misreads the image as a wrong chunk would. */
 TEST_F(vms, vm, image_fault_shift_until_reset)
 {
-	int rc;
+	uint64_t uid;
 
-	listen_cid5(_th, &self->lfd);
 	emu.vms.image_fault = NE_IMAGE_FAULT_SHIFT;
-	make_slot(self->fd, 5, &rc);
-	PUMP_UNTIL(fake_pid());
-	EXPECT_RC(0, rc);
+	qemu_running(_th, self->fd, &self->lfd, &uid);
 	EXPECT_STREQ("qemu", last_boot());
 	EXPECT_EQ(0, access(dir_file("image.copy"), F_OK), "QEMU gets an image");
 	EXPECT_FALSE(file_equals(dir_file("image.copy"), self->img, IMG_LEN),
@@ -906,14 +899,10 @@ TEST_F(vms, vm, not_an_eif_not_launched)
 /* Slot freed by a reset: VM ended. */
 TEST_F(vms, vm, reset_ends_and_reaps_it)
 {
+	uint64_t uid;
 	pid_t pid;
-	int rc;
 
-	listen_cid5(_th, &self->lfd);
-	make_slot(self->fd, 5, &rc);
-	PUMP_UNTIL(fake_pid());
-	pid = fake_pid();
-	ASSERT_LT(0, pid);
+	pid = qemu_running(_th, self->fd, &self->lfd, &uid);
 	ne_emu_reset(&emu);
 	EXPECT_TRUE(kill(pid, 0) && errno == ESRCH, "ended and reaped");
 	EXPECT_TRUE(!emu.vms.list);
@@ -923,14 +912,8 @@ TEST_F(vms, vm, parent_gone_ends_its_vms)
 {
 	uint64_t uid;
 	pid_t pid;
-	int rc;
 
-	listen_cid5(_th, &self->lfd);
-	uid = make_slot(self->fd, 5, &rc);
-	PUMP_UNTIL(fake_pid());
-	pid = fake_pid();
-	EXPECT_RC(0, rc);
-	ASSERT_LT(0, pid);
+	pid = qemu_running(_th, self->fd, &self->lfd, &uid);
 	ASSERT_TRUE(emu.vms.list, "the VM runs");
 	close(self->fd);
 	self->fd = -1;
