@@ -215,6 +215,16 @@ int ne_devlink_timeout_ms(const struct ne_devlink *d, uint64_t now_us)
 	       (int)((left + 999) / 1000);
 }
 
+uint64_t ne_devlink_due_us(const struct ne_devlink *d, uint64_t seq)
+{
+	const struct ne_pending *p;
+
+	for (p = d->pending; p; p = p->next)
+		if (p->seq == seq)
+			return p->deadline_us;
+	return 0;
+}
+
 int ne_devlink_events(struct ne_emu *emu, unsigned int n)
 {
 	struct ne_devlink *d = &emu->dev;

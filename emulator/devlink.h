@@ -67,6 +67,8 @@ struct ne_devconn *ne_devlink_find(struct ne_devlink *d, int fd);
 /* Send what is due; returns ms until the next deadline or -1. */
 void ne_devlink_run_timers(struct ne_emu *emu, uint64_t now_us);
 int ne_devlink_timeout_ms(const struct ne_devlink *d, uint64_t now_us);
+/* When the reply to command @seq is due, if it is held back; else 0. */
+uint64_t ne_devlink_due_us(const struct ne_devlink *d, uint64_t seq);
 
 /* Queue a reply now or at now + delay. */
 void ne_devlink_reply(struct ne_emu *emu, struct ne_devconn *c,

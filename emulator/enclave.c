@@ -373,9 +373,9 @@ void ne_vms_started(struct ne_emu *emu, struct ne_devconn *c, uint64_t uid,
 	vm->conn_id = c->id;
 	vm->pidfd = -1;
 	vm->start_us = ne_now_us();
-	/* Its end is reported after START's reply (delayed by latency) is out. */
+	vm->start_seq = emu->seq;
+	/* Its end is reported after START's reply is out (ne_vms_sync). */
 	vm->report_floor_us = vm->start_us +
-		ne_faults_latency(&emu->faults, NE_CMD_ENCLAVE_START) +
 		(uint64_t)v->cfg.min_run_ms * 1000;
 	vm->next = v->list;
 	v->list = vm;
@@ -418,7 +418,7 @@ void ne_vms_sync(struct ne_emu *emu, int report)
 {
 	struct ne_vms *v = &emu->vms;
 	struct ne_vm *vm, *next;
-	uint64_t now = ne_now_us();
+	uint64_t now = ne_now_us(), due;
 	int ending = 0;
 
 	/* First every VM whose slot stopped or whose parent went. */
@@ -457,7 +457,17 @@ void ne_vms_sync(struct ne_emu *emu, int report)
 		 * a command (the event could close the connection whose reply
 		 * is still to be queued) and not before START's reply is out.
 		 */
-		if (!vm->ended || !report || now < vm->report_floor_us)
+		if (!vm->ended || !report)
+			continue;
+		/*
+		 * START's reply, held back by latency, is queued only after
+		 * the launch (which may take long): its deadline, not the
+		 * start time, says when it is out.
+		 */
+		due = ne_devlink_due_us(&emu->dev, vm->start_seq);
+		if (due > vm->report_floor_us)
+			vm->report_floor_us = due;
+		if (now < vm->report_floor_us)
 			continue;
 		if (ne_engine_end(&emu->engine, vm->uid) == 1) {
 			ne_log(0, "enclave slot=%" PRIu64 " cid=%" PRIu64 ": "

@@ -51,6 +51,7 @@ struct ne_vm {
 	int ending;			/* being ended by the emulator */
 	int reaped;
 	uint64_t start_us;
+	uint64_t start_seq;		/* the START command */
 	uint64_t report_floor_us;	/* ended: report at or after this
 					 * (START's reply out, min_run_ms past) */
 	char why[192];

@@ -1,45 +1,39 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Run the emulator's test programs, sum their TAP results, and run the
-# real-daemon test once more under valgrind when it is installed.
-# Last line: "N passed, M failed"; exit status non-zero on any failure.
-
+# Run the emulator's test programs (tests/lib/harness: one process per
+# test), then again under valgrind when it is installed: the in-process
+# programs themselves, and test_daemon with the daemon under valgrind.
+# Usage: run-tests.sh TEST...   (NE_BUILD: the build directory)
+# Last line: "N passed, N failed, N skipped"; non-zero exit on any failure.
+set -u
 B=${NE_BUILD:-../build/emulator}
-pass=0 fail=0
+. "$(dirname "$0")/../../tests/lib/summary.sh"
 
-run() {
-	name=$1
-	shift
-	echo "# ---- $name"
-	out=$("$@" 2>&1)
-	st=$?
-	printf '%s\n' "$out"
-	p=$(printf '%s\n' "$out" | grep -c '^ok ')
-	f=$(printf '%s\n' "$out" | grep -c '^not ok ')
-	if [ "$st" -ne 0 ] && [ "$f" -eq 0 ]; then
-		echo "# $name exited with status $st"
-		f=1
-	fi
-	pass=$((pass + p))
-	fail=$((fail + f))
-}
+# A leak or a memory error makes valgrind exit 99. valgrind follows the
+# harness's forks (each test's process reports its own errors, and its
+# exit status 99 fails that test); execs are not traced, so the daemon
+# and the fake QEMU that a test starts run natively.
+VG="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect"
+VG+=" --errors-for-leak-kinds=definite,indirect --error-exitcode=99"
+VG+=" --child-silent-after-fork=no"
 
 for t in "$@"; do
-	run "$t" "$B/tests/$t"
+	echo "# ---- $t"
+	ne_sum_step summary "$t" "$B/tests/$t"
 done
 
-if command -v valgrind >/dev/null 2>&1 && [ -z "$NE_NO_VALGRIND" ]; then
-	run "test_daemon (daemon under valgrind)" env \
-	    NE_EMU_WRAP="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99" \
-	    NE_EMU_SLOW=1 "$B/tests/test_daemon"
-	for t in test_engine test_control test_devlink test_ctlclient; do
-		run "$t (under valgrind)" valgrind -q --leak-check=full \
-		    --errors-for-leak-kinds=definite,indirect \
-		    --error-exitcode=99 "$B/tests/$t"
+if command -v valgrind >/dev/null 2>&1 && [ -z "${NE_NO_VALGRIND:-}" ]; then
+	echo "# ---- test_daemon, the daemon under valgrind"
+	ne_sum_step summary test_daemon-vg env NE_EMU_WRAP="$VG" NE_EMU_SLOW=1 \
+		"$B/tests/test_daemon"
+	for t in "$@"; do
+		[ "$t" = test_daemon ] && continue
+		echo "# ---- $t under valgrind"
+		# shellcheck disable=SC2086	# VG is a word list
+		ne_sum_step summary "$t-vg" $VG "$B/tests/$t"
 	done
 else
 	echo "# valgrind not installed or NE_NO_VALGRIND set: skipped"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+ne_sum_end

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Unit tests for control.c, fault.c, trace.c and the dispatch in emu.c,
- * in-process: a socketpair stands in for the QEMU device connection.
+ * in-process: a socketpair stands in for the QEMU device connection. On
+ * the project's test harness (tests/lib/harness): each test runs in its
+ * own process on an emulator of its own, closed at the end (under
+ * valgrind, a leak fails the test).
  */
 
 #include <endian.h>
@@ -13,11 +16,11 @@
 #include <unistd.h>
 
 #include "emu.h"
+#include "harness.h"
 #include "log.h"
-#include "tap.h"
 
 static struct ne_emu emu;
-static int devfd;		/* our end: we are QEMU */
+static int devfd = -1;		/* our end: we are QEMU */
 static uint32_t next_id = 1;
 
 static const char *ctl(const char *line)
@@ -32,6 +35,7 @@ static const char *ctl(const char *line)
 	return out.data;
 }
 
+/* Lines (or none), then "ok". */
 static int ends_ok(const char *s)
 {
 	size_t n = strlen(s);
@@ -40,29 +44,21 @@ static int ends_ok(const char *s)
 	       (n == 3 || s[n - 4] == '\n');
 }
 
+/* One "error ..." line and nothing else. */
 static int is_error(const char *s)
 {
 	return !strncmp(s, "error ", 6) && strchr(s, '\n') ==
 	       s + strlen(s) - 1;
 }
 
-static void setup(void)
-{
-	struct ne_emu_cfg cfg = { .mem_regions = 0 };
-	struct ne_devconn *c;
-	int sv[2];
+/* The request is answered with one error line (both shown if not). */
+#define EXPECT_ERROR(req)						\
+	do {								\
+		const char *_ans = ctl(req);				\
+		EXPECT_TRUE(is_error(_ans), "'%s' -> '%s'", req, _ans); \
+	} while (0)
 
-	ne_emu_init(&emu, &cfg);
-	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-	fcntl(sv[1], F_SETFL, O_NONBLOCK);
-	c = calloc(1, sizeof(*c));
-	c->fd = sv[0];
-	c->id = 1;
-	c->ready = 1;
-	emu.dev.conns = emu.dev.active = c;
-	emu.dev.nr_conns = 1;
-	devfd = sv[1];
-}
+#define EXPECT_OK_ANSWER(req) EXPECT_STREQ("ok\n", ctl(req), "%s", req)
 
 /* Submit one command as the device model would. Returns the wire id. */
 static uint32_t submit(uint32_t type, uint64_t a, uint64_t b, uint64_t c)
@@ -89,315 +85,430 @@ static int recv_msg(struct ne_wire_hdr *h, struct ne_wire_reply *r)
 	return le16toh(h->type);
 }
 
+static void reply_of(const struct ne_wire_reply *r, struct ne_cmd_reply *cr)
+{
+	memcpy(cr, r->data, sizeof(*cr));
+}
+
 static int32_t reply_rc(const struct ne_wire_reply *r)
 {
 	struct ne_cmd_reply cr;
 
-	memcpy(&cr, r->data, sizeof(cr));
+	reply_of(r, &cr);
 	return (int32_t)le32toh((uint32_t)cr.rc);
 }
 
-static void test_basics(void)
+/* Submit and read the reply: its rc, or -9999 when none came. */
+static int32_t call(uint32_t type, uint64_t a, uint64_t b, uint64_t c)
 {
-	ok(!strcmp(ctl("ping"), "ok\n"), "ping -> ok");
-	ok(!strcmp(ctl("  ping\t"), "ok\n"), "ping with blanks");
-	ok(is_error(ctl("pong")), "unknown request -> error");
-	ok(is_error(ctl("ping extra")), "ping with an argument -> error");
-	ok(is_error(ctl("")), "empty request -> error");
-	ok(is_error(ctl("ping\x01\x02")), "control bytes -> error");
-	ok(is_error(ctl("\xff\xfe garbage")), "high bytes -> error");
-	ok(is_error(ctl("a b c d e f g h i j k")), "too many arguments");
-	ok(!strcmp(ctl("stats"), "S total=0\nok\n"), "stats when idle");
-	ok(!strcmp(ctl("slots"), "ok\n"), "slots when empty");
-	ok(!strcmp(ctl("trace"), "ok\n"), "trace when empty");
+	struct ne_wire_hdr h;
+	struct ne_wire_reply r;
+
+	submit(type, a, b, c);
+	return recv_msg(&h, &r) == NE_WIRE_REPLY ? reply_rc(&r) : -9999;
 }
 
-static void test_trace_stats_slots(void)
+/* A slot with 4 MiB at 2 MiB and vCPU 3, started with flags; its uid. */
+static uint64_t running_slot(uint64_t flags)
 {
 	struct ne_wire_hdr h;
 	struct ne_wire_reply r;
 	struct ne_cmd_reply cr;
-	const char *s;
 	uint64_t uid;
 
-	ctl("reset");
 	submit(NE_CMD_SLOT_ALLOC, 0, 0, 0);
-	is(recv_msg(&h, &r), NE_WIRE_REPLY, "SLOT_ALLOC: a REPLY came");
-	is(le32toh(h.id), next_id - 1, "REPLY carries the CMD id");
-	is(le32toh(r.len), NE_CMD_REPLY_SIZE, "REPLY len 72");
-	memcpy(&cr, r.data, sizeof(cr));
+	if (recv_msg(&h, &r) != NE_WIRE_REPLY)
+		return 0;
+	reply_of(&r, &cr);
 	uid = le64toh(cr.slot_uid);
-	submit(NE_CMD_SLOT_ADD_MEM, uid, 0x200000, 0x400000);
-	recv_msg(&h, &r);
-	submit(NE_CMD_SLOT_ADD_VCPU, uid, 3, 0);
-	recv_msg(&h, &r);
-	submit(NE_CMD_ENCLAVE_START, uid, 0, 1);
-	recv_msg(&h, &r);
-	submit(NE_CMD_SLOT_INFO, uid, 0, 0);
-	recv_msg(&h, &r);
-	submit(77, 0, 0, 0);
-	recv_msg(&h, &r);
-	is(reply_rc(&r), -EOPNOTSUPP, "unknown command type answered");
-	s = ctl("trace");
-	ok(strstr(s, "cmd=SLOT_ALLOC slot=") &&
-	   strstr(s, "mem_regions=256 rc=0 lat_us="),
-	   "trace: SLOT_ALLOC line with slot and mem_regions");
-	ok(strstr(s, "cmd=SLOT_ADD_MEM slot=") &&
-	   strstr(s, "paddr=0x200000 size=0x400000 rc=0"),
-	   "trace: SLOT_ADD_MEM paddr/size");
-	ok(strstr(s, "cmd=SLOT_ADD_VCPU slot=") && strstr(s, "vcpu=3 rc=0"),
-	   "trace: SLOT_ADD_VCPU vcpu");
-	ok(strstr(s, "cmd=ENCLAVE_START slot=") &&
-	   strstr(s, "cid=0 flags=1 enclave_cid=4 rc=0"),
-	   "trace: ENCLAVE_START cid/flags and the CID given");
-	ok(strstr(s, "cmd=SLOT_INFO") && strstr(s, "state=RUNNING"),
-	   "trace: SLOT_INFO reply fields");
-	ok(strstr(s, "cmd=UNKNOWN(77) slot=0 rc=-95"), "trace: UNKNOWN(77)");
-	ok(!strncmp(s, "T seq=", 6) && ends_ok(s), "trace: T lines then ok");
-	s = ctl("stats");
-	ok(strstr(s, "S cmd=SLOT_ALLOC count=1\n") &&
-	   strstr(s, "S cmd=UNKNOWN count=1\n") && strstr(s, "S total=6\n"),
-	   "stats: per command and total");
-	s = ctl("slots");
-	ok(strstr(s, "state=RUNNING cid=4 flags=1 mem_size=0x400000 "
-		  "regions=1 vcpus=3\n") &&
-	   strstr(s, " paddr=0x200000 size=0x400000\n") &&
-	   !strncmp(s, "SLOT uid=", 9), "slots: SLOT and R lines");
-	ok(!strcmp(ctl("trace-clear"), "ok\n") &&
-	   !strcmp(ctl("trace"), "ok\n"), "trace-clear empties the trace");
-	ok(strstr(ctl("stats"), "S total=6\n") != NULL,
-	   "trace-clear keeps stats");
-	ctl("reset");
-	ok(!strcmp(ctl("stats"), "S total=0\nok\n") &&
-	   !strcmp(ctl("slots"), "ok\n"), "reset: no slots, no stats");
+	if (call(NE_CMD_SLOT_ADD_MEM, uid, 0x200000, 0x400000) ||
+	    call(NE_CMD_SLOT_ADD_VCPU, uid, 3, 0) ||
+	    call(NE_CMD_ENCLAVE_START, uid, 0, flags))
+		return 0;
+	return uid;
 }
 
-static void test_faults(void)
+/* An emulator with a ready device connection to a socketpair. */
+FIXTURE(emu) {
+};
+
+FIXTURE_SETUP(emu)
+{
+	struct ne_emu_cfg cfg = { .mem_regions = 0 };
+	struct ne_devconn *c;
+	int sv[2];
+
+	ASSERT_OK(ne_emu_init(&emu, &cfg));
+	ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	c = calloc(1, sizeof(*c));
+	ASSERT_TRUE(c);
+	c->fd = sv[0];
+	c->id = 1;
+	c->ready = 1;
+	emu.dev.conns = emu.dev.active = c;
+	emu.dev.nr_conns = 1;
+	devfd = sv[1];
+}
+
+FIXTURE_TEARDOWN(emu)
+{
+	if (devfd >= 0)
+		close(devfd);
+	ne_emu_close(&emu);
+}
+
+FIXTURE_REGISTER(emu);
+
+/* ---- requests ---- */
+
+TEST_F(emu, request, ping_answers_ok)
+{
+	EXPECT_OK_ANSWER("ping");
+	EXPECT_OK_ANSWER("  ping\t");
+}
+
+TEST_F(emu, request, malformed_answered_with_error)
+{
+	EXPECT_ERROR("pong");
+	EXPECT_ERROR("ping extra");
+	EXPECT_ERROR("");
+	EXPECT_ERROR("ping\x01\x02");
+	EXPECT_ERROR("\xff\xfe garbage");
+	EXPECT_ERROR("a b c d e f g h i j k");
+}
+
+TEST_F(emu, request, idle_emulator_reports_nothing)
+{
+	EXPECT_STREQ("S total=0\nok\n", ctl("stats"));
+	EXPECT_OK_ANSWER("slots");
+	EXPECT_OK_ANSWER("trace");
+}
+
+/* ---- dispatch, trace, stats, slots ---- */
+
+TEST_F(emu, dispatch, reply_carries_the_cmd_id)
+{
+	struct ne_wire_hdr h;
+	struct ne_wire_reply r;
+	uint32_t id = submit(NE_CMD_SLOT_ALLOC, 0, 0, 0);
+
+	EXPECT_EQ(NE_WIRE_REPLY, recv_msg(&h, &r));
+	EXPECT_EQ(id, le32toh(h.id));
+	EXPECT_EQ(NE_CMD_REPLY_SIZE, le32toh(r.len));
+	EXPECT_RC(0, reply_rc(&r));
+}
+
+TEST_F(emu, dispatch, unknown_types_answered_traced_counted)
+{
+	static const uint32_t types[] = { NE_CMD_INVALID, NE_CMD_MAX, 77,
+					  12345 };
+	char want[64];
+	const char *s;
+	size_t i, n = sizeof(types) / sizeof(types[0]);
+
+	for (i = 0; i < n; i++)
+		EXPECT_RC(-EOPNOTSUPP, call(types[i], 1, 2, 3), "type %u",
+			  types[i]);
+	s = ctl("trace");
+	for (i = 0; i < n; i++) {
+		snprintf(want, sizeof(want),
+			 "T seq=%zu cmd=UNKNOWN(%u) slot=0 rc=-95 lat_us=",
+			 (size_t)emu.seq - n + 1 + i, types[i]);
+		EXPECT_SUBSTR(s, want);
+	}
+	EXPECT_SUBSTR(ctl("stats"), "S cmd=UNKNOWN count=4\n");
+	EXPECT_ERROR("fault rc UNKNOWN ENOMEM");
+	EXPECT_ERROR("fault drop 12345");
+}
+
+TEST_F(emu, trace, one_line_per_command_with_its_fields)
+{
+	const char *s;
+
+	ASSERT_NE(0, running_slot(1));
+	EXPECT_RC(0, call(NE_CMD_SLOT_INFO, emu.engine.slots[0]->uid, 0, 0));
+	s = ctl("trace");
+	EXPECT_SUBSTR(s, "cmd=SLOT_ALLOC slot=");
+	EXPECT_SUBSTR(s, "mem_regions=256 rc=0 lat_us=");
+	EXPECT_SUBSTR(s, "cmd=SLOT_ADD_MEM slot=");
+	EXPECT_SUBSTR(s, "paddr=0x200000 size=0x400000 rc=0");
+	EXPECT_SUBSTR(s, "cmd=SLOT_ADD_VCPU slot=");
+	EXPECT_SUBSTR(s, "vcpu=3 rc=0");
+	EXPECT_SUBSTR(s, "cmd=ENCLAVE_START slot=");
+	EXPECT_SUBSTR(s, "cid=0 flags=1 enclave_cid=4 rc=0",
+		      "the CID asked for, the flags and the CID given");
+	EXPECT_SUBSTR(s, "cmd=SLOT_INFO");
+	EXPECT_SUBSTR(s, "state=RUNNING", "SLOT_INFO's reply fields");
+	EXPECT_TRUE(!strncmp(s, "T seq=", 6) && ends_ok(s),
+		    "T lines, then ok: %s", s);
+}
+
+TEST_F(emu, stats, count_per_command_and_total)
+{
+	const char *s;
+
+	ASSERT_NE(0, running_slot(1));
+	call(NE_CMD_SLOT_INFO, emu.engine.slots[0]->uid, 0, 0);
+	call(77, 0, 0, 0);
+	s = ctl("stats");
+	EXPECT_SUBSTR(s, "S cmd=SLOT_ALLOC count=1\n");
+	EXPECT_SUBSTR(s, "S cmd=UNKNOWN count=1\n");
+	EXPECT_SUBSTR(s, "S total=6\n");
+}
+
+TEST_F(emu, slots, slot_and_region_lines)
+{
+	const char *s;
+
+	ASSERT_NE(0, running_slot(1));
+	s = ctl("slots");
+	EXPECT_TRUE(!strncmp(s, "SLOT uid=", 9), "%s", s);
+	EXPECT_SUBSTR(s, "state=RUNNING cid=4 flags=1 mem_size=0x400000 "
+		      "regions=1 vcpus=3\n");
+	EXPECT_SUBSTR(s, " paddr=0x200000 size=0x400000\n");
+}
+
+TEST_F(emu, trace, clear_empties_the_trace_keeps_stats)
+{
+	ASSERT_NE(0, running_slot(1));
+	EXPECT_OK_ANSWER("trace-clear");
+	EXPECT_OK_ANSWER("trace");
+	EXPECT_SUBSTR(ctl("stats"), "S total=4\n");
+}
+
+TEST_F(emu, reset, frees_slots_clears_stats)
+{
+	ASSERT_NE(0, running_slot(1));
+	EXPECT_OK_ANSWER("reset");
+	EXPECT_STREQ("S total=0\nok\n", ctl("stats"));
+	EXPECT_OK_ANSWER("slots");
+}
+
+/* ---- faults ---- */
+
+TEST_F(emu, fault, bad_arguments_refused)
+{
+	EXPECT_ERROR("fault rc NOPE -12");
+	EXPECT_ERROR("fault rc SLOT_ALLOC 12");
+	EXPECT_ERROR("fault rc SLOT_ALLOC 0");
+	EXPECT_ERROR("fault rc SLOT_ALLOC");
+	EXPECT_ERROR("fault rc SLOT_ALLOC -12 0");
+	EXPECT_ERROR("fault rc SLOT_ALLOC -12 x");
+	EXPECT_ERROR("fault rc SLOT_ALLOC -12 1 1");
+	EXPECT_ERROR("fault explode SLOT_ALLOC");
+	EXPECT_ERROR("fault");
+}
+
+TEST_F(emu, fault, rc_replaces_the_reply_count_times)
+{
+	EXPECT_OK_ANSWER("fault rc SLOT_ALLOC ENOMEM 2");
+	EXPECT_STREQ("F cmd=SLOT_ALLOC kind=rc rc=-12 count=2\nok\n",
+		     ctl("fault list"));
+	EXPECT_RC(-ENOMEM, call(NE_CMD_SLOT_ALLOC, 0, 0, 0), "the first");
+	EXPECT_RC(0, call(NE_CMD_SLOT_COUNT, 0, 0, 0),
+		  "other command types unaffected");
+	EXPECT_RC(-ENOMEM, call(NE_CMD_SLOT_ALLOC, 0, 0, 0), "the second");
+	EXPECT_EQ(0, emu.engine.nr_slots, "no slot was allocated");
+	EXPECT_RC(0, call(NE_CMD_SLOT_ALLOC, 0, 0, 0),
+		  "the count used up, the third succeeds");
+	EXPECT_SUBSTR(ctl("trace"), "cmd=SLOT_ALLOC slot=0 rc=-12 lat_us=");
+	EXPECT_SUBSTR(ctl("trace"), " fault=rc\n");
+}
+
+TEST_F(emu, fault, drop_sends_no_reply_once)
+{
+	struct ne_wire_hdr h;
+	struct ne_wire_reply r;
+	uint64_t uid;
+
+	ASSERT_RC(0, call(NE_CMD_SLOT_ALLOC, 0, 0, 0));
+	uid = emu.engine.slots[0]->uid;
+	EXPECT_OK_ANSWER("fault drop SLOT_INFO");
+	submit(NE_CMD_SLOT_INFO, uid, 0, 0);
+	EXPECT_EQ(-1, recv_msg(&h, &r), "no reply at all");
+	EXPECT_SUBSTR(ctl("trace"), "rc=none lat_us=0 fault=drop");
+	submit(NE_CMD_SLOT_INFO, uid, 0, 0);
+	EXPECT_EQ(NE_WIRE_REPLY, recv_msg(&h, &r), "the next one answered");
+}
+
+TEST_F(emu, fault, malformed_reply_short_with_garbage_rc)
 {
 	struct ne_wire_hdr h;
 	struct ne_wire_reply r;
 
-	ctl("reset");
-	ok(is_error(ctl("fault rc NOPE -12")), "fault: unknown command");
-	ok(is_error(ctl("fault rc SLOT_ALLOC 12")), "fault rc: positive rc");
-	ok(is_error(ctl("fault rc SLOT_ALLOC 0")), "fault rc: rc 0");
-	ok(is_error(ctl("fault rc SLOT_ALLOC")), "fault rc: no rc");
-	ok(is_error(ctl("fault rc SLOT_ALLOC -12 0")), "fault rc: count 0");
-	ok(is_error(ctl("fault rc SLOT_ALLOC -12 x")), "fault rc: count x");
-	ok(is_error(ctl("fault rc SLOT_ALLOC -12 1 1")), "fault: extra arg");
-	ok(is_error(ctl("fault explode SLOT_ALLOC")), "fault: unknown kind");
-	ok(is_error(ctl("fault")), "fault: no arguments");
-	ok(!strcmp(ctl("fault rc SLOT_ALLOC ENOMEM 2"), "ok\n"),
-	   "fault rc SLOT_ALLOC ENOMEM 2");
-	ok(!strcmp(ctl("fault list"),
-		   "F cmd=SLOT_ALLOC kind=rc rc=-12 count=2\nok\n"),
-	   "fault list shows it");
-	submit(NE_CMD_SLOT_ALLOC, 0, 0, 0);
-	recv_msg(&h, &r);
-	is(reply_rc(&r), -ENOMEM, "fault rc: first SLOT_ALLOC gets -12");
-	submit(NE_CMD_SLOT_COUNT, 0, 0, 0);
-	recv_msg(&h, &r);
-	is(reply_rc(&r), 0, "fault rc: other command types unaffected");
-	submit(NE_CMD_SLOT_ALLOC, 0, 0, 0);
-	recv_msg(&h, &r);
-	is(reply_rc(&r), -ENOMEM, "fault rc: second SLOT_ALLOC gets -12");
-	is(emu.engine.nr_slots, 0, "fault rc: no slot was allocated");
-	submit(NE_CMD_SLOT_ALLOC, 0, 0, 0);
-	recv_msg(&h, &r);
-	is(reply_rc(&r), 0, "fault rc: count used up, third succeeds");
-	ok(strstr(ctl("trace"), "cmd=SLOT_ALLOC slot=0 rc=-12 lat_us=") &&
-	   strstr(ctl("trace"), " fault=rc\n"),
-	   "trace marks fault=rc");
-
-	ok(!strcmp(ctl("fault drop SLOT_INFO"), "ok\n"), "fault drop");
-	submit(NE_CMD_SLOT_INFO, emu.engine.slots[0]->uid, 0, 0);
-	is(recv_msg(&h, &r), -1, "fault drop: no reply at all");
-	ok(strstr(ctl("trace"), "rc=none lat_us=0 fault=drop") != NULL,
-	   "trace marks fault=drop");
-	submit(NE_CMD_SLOT_INFO, emu.engine.slots[0]->uid, 0, 0);
-	is(recv_msg(&h, &r), NE_WIRE_REPLY, "fault drop: next one answered");
-
-	ok(!strcmp(ctl("fault malformed SLOT_FREE"), "ok\n"),
-	   "fault malformed");
+	ASSERT_RC(0, call(NE_CMD_SLOT_ALLOC, 0, 0, 0));
+	EXPECT_OK_ANSWER("fault malformed SLOT_FREE");
 	submit(NE_CMD_SLOT_FREE, emu.engine.slots[0]->uid, 0, 0);
-	is(recv_msg(&h, &r), NE_WIRE_REPLY, "fault malformed: a reply");
-	ok(le32toh(r.len) < NE_CMD_REPLY_SIZE, "fault malformed: short");
-	ok(reply_rc(&r) < -4095, "fault malformed: rc is garbage");
-	is(emu.engine.nr_slots, 1, "fault malformed: slot not freed");
-	ok(strstr(ctl("trace"), "fault=malformed") != NULL,
-	   "trace marks fault=malformed");
-
-	ok(!strcmp(ctl("fault lost SLOT_ALLOC"), "ok\n"), "fault lost");
-	submit(NE_CMD_SLOT_ALLOC, 0, 0, 0);
-	is(recv_msg(&h, &r), -1, "fault lost: no reply at all");
-	is(emu.engine.nr_slots, 2, "fault lost: the slot was allocated anyway");
-	ok(strstr(ctl("trace"), "rc=none lat_us=0 fault=lost") != NULL,
-	   "trace marks fault=lost");
-	ok(strstr(ctl("fault list"), "kind=") == NULL, "fault lost: used up");
-	ctl("fault lost SLOT_FREE");
-	ok(strstr(ctl("fault list"), "F cmd=SLOT_FREE kind=lost") != NULL,
-	   "fault list shows kind=lost");
-	ctl("fault clear");
-
-	ctl("fault drop SLOT_COUNT 3");
-	ctl("fault rc SLOT_COUNT -5");
-	ok(!strcmp(ctl("fault clear"), "ok\n") &&
-	   !strcmp(ctl("fault list"), "ok\n"), "fault clear");
-	submit(NE_CMD_SLOT_COUNT, 0, 0, 0);
-	is(recv_msg(&h, &r), NE_WIRE_REPLY, "fault clear: answered again");
-	ctl("fault rc SLOT_COUNT -5");
-	ctl("reset");
-	submit(NE_CMD_SLOT_COUNT, 0, 0, 0);
-	recv_msg(&h, &r);
-	is(reply_rc(&r), 0, "reset clears faults");
+	ASSERT_EQ(NE_WIRE_REPLY, recv_msg(&h, &r));
+	EXPECT_LT(le32toh(r.len), NE_CMD_REPLY_SIZE, "short");
+	EXPECT_LT(reply_rc(&r), -4095, "the rc is garbage");
+	EXPECT_EQ(1, emu.engine.nr_slots, "the slot not freed");
+	EXPECT_SUBSTR(ctl("trace"), "fault=malformed");
 }
 
-static void test_latency(void)
+TEST_F(emu, fault, lost_carried_out_without_reply)
+{
+	struct ne_wire_hdr h;
+	struct ne_wire_reply r;
+
+	EXPECT_OK_ANSWER("fault lost SLOT_ALLOC");
+	submit(NE_CMD_SLOT_ALLOC, 0, 0, 0);
+	EXPECT_EQ(-1, recv_msg(&h, &r), "no reply at all");
+	EXPECT_EQ(1, emu.engine.nr_slots, "the slot was allocated anyway");
+	EXPECT_SUBSTR(ctl("trace"), "rc=none lat_us=0 fault=lost");
+	EXPECT_TRUE(!strstr(ctl("fault list"), "kind="), "used up");
+	ctl("fault lost SLOT_FREE");
+	EXPECT_SUBSTR(ctl("fault list"), "F cmd=SLOT_FREE kind=lost");
+}
+
+TEST_F(emu, fault, clear_and_reset_remove_faults)
+{
+	ctl("fault drop SLOT_COUNT 3");
+	ctl("fault rc SLOT_COUNT -5");
+	EXPECT_OK_ANSWER("fault clear");
+	EXPECT_OK_ANSWER("fault list");
+	EXPECT_RC(0, call(NE_CMD_SLOT_COUNT, 0, 0, 0), "answered again");
+	ctl("fault rc SLOT_COUNT -5");
+	ctl("reset");
+	EXPECT_RC(0, call(NE_CMD_SLOT_COUNT, 0, 0, 0), "reset clears faults");
+}
+
+/* ---- latency ---- */
+
+TEST_F(emu, latency, bad_arguments_refused)
+{
+	EXPECT_ERROR("latency");
+	EXPECT_ERROR("latency NOPE 5");
+	EXPECT_ERROR("latency all -5");
+	EXPECT_ERROR("latency all 99999999999");
+}
+
+TEST_F(emu, latency, reply_held_until_its_deadline)
 {
 	struct ne_wire_hdr h;
 	struct ne_wire_reply r;
 	int t;
 
-	ctl("reset");
-	ok(is_error(ctl("latency")), "latency: no arguments");
-	ok(is_error(ctl("latency NOPE 5")), "latency: unknown command");
-	ok(is_error(ctl("latency all -5")), "latency: negative");
-	ok(is_error(ctl("latency all 99999999999")), "latency: too long");
-	is(ne_emu_timeout_ms(&emu), -1, "no timer: poll waits forever");
-	ok(!strcmp(ctl("latency SLOT_COUNT 300000"), "ok\n"),
-	   "latency SLOT_COUNT 300 ms");
+	EXPECT_EQ(-1, ne_emu_timeout_ms(&emu), "no timer: poll waits forever");
+	EXPECT_OK_ANSWER("latency SLOT_COUNT 300000");
 	submit(NE_CMD_SLOT_COUNT, 0, 0, 0);
-	is(recv_msg(&h, &r), -1, "latency: no reply yet");
+	EXPECT_EQ(-1, recv_msg(&h, &r), "no reply yet");
 	t = ne_emu_timeout_ms(&emu);
-	ok(t > 250 && t <= 300, "latency: loop timeout is the deadline");
+	EXPECT_TRUE(t > 250 && t <= 300, "the loop's timeout is the deadline (%d ms)", t);
 	submit(NE_CMD_SLOT_ALLOC, 0, 0, 0);
-	is(recv_msg(&h, &r), NE_WIRE_REPLY,
-	   "latency: other types answered at once");
+	EXPECT_EQ(NE_WIRE_REPLY, recv_msg(&h, &r),
+		  "other types answered at once");
 	ne_devlink_run_timers(&emu, ne_now_us() + 301000);
-	is(recv_msg(&h, &r), NE_WIRE_REPLY, "latency: reply after deadline");
-	is(ne_emu_timeout_ms(&emu), -1, "latency: timer gone");
-	ok(!strcmp(ctl("latency all 1000"), "ok\n"), "latency all");
+	EXPECT_EQ(NE_WIRE_REPLY, recv_msg(&h, &r), "the reply after it");
+	EXPECT_EQ(-1, ne_emu_timeout_ms(&emu), "the timer gone");
+}
+
+TEST_F(emu, latency, all_types_until_reset)
+{
+	struct ne_wire_hdr h;
+	struct ne_wire_reply r;
+
+	EXPECT_OK_ANSWER("latency all 1000");
 	submit(NE_CMD_SLOT_INFO, 1, 0, 0);
-	ok(ne_emu_timeout_ms(&emu) >= 0, "latency all: applies");
+	EXPECT_GE(ne_emu_timeout_ms(&emu), 0, "applies");
 	ctl("reset");
-	is(emu.faults.lat_us[NE_CMD_SLOT_INFO], 0, "reset: latency back to 0");
+	EXPECT_EQ(0, emu.faults.lat_us[NE_CMD_SLOT_INFO], "reset: back to 0");
 	ne_devlink_run_timers(&emu, ne_now_us() + 2000);
 	recv_msg(&h, &r);
 }
 
-static void test_end_event_set(void)
+/* ---- end, event, set ---- */
+
+TEST_F(emu, end, bad_slots_refused)
+{
+	char req[64];
+
+	EXPECT_ERROR("end");
+	EXPECT_ERROR("end 999");
+	EXPECT_ERROR("end 0");
+	ASSERT_RC(0, call(NE_CMD_SLOT_ALLOC, 0, 0, 0));
+	snprintf(req, sizeof(req), "end %llu",
+		 (unsigned long long)emu.engine.slots[0]->uid);
+	EXPECT_ERROR(req);	/* not running */
+}
+
+TEST_F(emu, end, running_slot_stops_with_one_event)
 {
 	struct ne_wire_hdr h;
 	struct ne_wire_reply r;
-	uint64_t uid;
+	uint64_t uid = running_slot(0);
+	char req[64];
+
+	ASSERT_NE(0, uid);
+	snprintf(req, sizeof(req), "end %llu", (unsigned long long)uid);
+	EXPECT_OK_ANSWER(req);
+	EXPECT_EQ(NE_WIRE_EVENT, recv_msg(&h, &r), "one EVENT sent");
+	EXPECT_EQ(0, le32toh(h.id), "EVENT id is 0");
+	EXPECT_EQ(-1, recv_msg(&h, &r), "only one");
+	EXPECT_EQ(NE_SLOT_STATE_STOPPED, emu.engine.slots[0]->state);
+	EXPECT_OK_ANSWER("end all");
+	EXPECT_EQ(-1, recv_msg(&h, &r), "end all with none running: no EVENT");
+}
+
+TEST_F(emu, event, sends_count_events_without_state_change)
+{
+	struct ne_wire_hdr h;
+	struct ne_wire_reply r;
 	int i, n;
 
-	ctl("reset");
-	ok(is_error(ctl("end")), "end: no argument");
-	ok(is_error(ctl("end 999")), "end: unknown slot");
-	ok(is_error(ctl("end 0")), "end: uid 0");
-	submit(NE_CMD_SLOT_ALLOC, 0, 0, 0);
-	recv_msg(&h, &r);
-	uid = emu.engine.slots[0]->uid;
-	{
-		char b[64];
-
-		snprintf(b, sizeof(b), "end %llu", (unsigned long long)uid);
-		ok(is_error(ctl(b)), "end: slot not running");
-		submit(NE_CMD_SLOT_ADD_MEM, uid, 0, 0x200000);
-		recv_msg(&h, &r);
-		submit(NE_CMD_SLOT_ADD_VCPU, uid, 1, 0);
-		recv_msg(&h, &r);
-		submit(NE_CMD_ENCLAVE_START, uid, 0, 0);
-		recv_msg(&h, &r);
-		ok(!strcmp(ctl(b), "ok\n"), "end UID: ok");
-	}
-	is(recv_msg(&h, &r), NE_WIRE_EVENT, "end: one EVENT sent");
-	is(le32toh(h.id), 0, "EVENT id is 0");
-	is(recv_msg(&h, &r), -1, "end: only one EVENT");
-	is(emu.engine.slots[0]->state, NE_SLOT_STATE_STOPPED, "end: STOPPED");
-	ok(!strcmp(ctl("end all"), "ok\n"), "end all with none running");
-	is(recv_msg(&h, &r), -1, "end all with none running: no EVENT");
-
-	ok(!strcmp(ctl("event"), "ok\n"), "event");
-	is(recv_msg(&h, &r), NE_WIRE_EVENT, "event: one EVENT");
-	ok(!strcmp(ctl("event 50"), "ok\n"), "event 50");
+	ASSERT_NE(0, running_slot(0));
+	EXPECT_OK_ANSWER("event");
+	EXPECT_EQ(NE_WIRE_EVENT, recv_msg(&h, &r), "one EVENT");
+	EXPECT_OK_ANSWER("event 50");
 	for (n = 0, i = 0; i < 60; i++)
 		if (recv_msg(&h, &r) == NE_WIRE_EVENT)
 			n++;
-	is(n, 50, "event 50: 50 EVENTs");
-	ok(is_error(ctl("event 0")), "event 0 -> error");
-	ok(is_error(ctl("event 1000001")), "event: too many");
-	ok(is_error(ctl("event x")), "event x -> error");
-	is(emu.engine.slots[0]->state, NE_SLOT_STATE_STOPPED,
-	   "event: no state change");
+	EXPECT_EQ(50, n, "event 50: 50 EVENTs");
+	EXPECT_ERROR("event 0");
+	EXPECT_ERROR("event 1000001");
+	EXPECT_ERROR("event x");
+	EXPECT_EQ(NE_SLOT_STATE_RUNNING, emu.engine.slots[0]->state,
+		  "no state change");
+}
 
-	ok(is_error(ctl("set mem-regions 0")), "set mem-regions 0");
-	ok(is_error(ctl("set colour 3")), "set unknown");
-	ok(!strcmp(ctl("set mem-regions 7"), "ok\n"), "set mem-regions 7");
-	ok(!strcmp(ctl("set image-fault swap"), "ok\n") &&
-	   emu.vms.image_fault == NE_IMAGE_FAULT_SWAP, "set image-fault swap");
-	ok(is_error(ctl("set image-fault sideways")), "set image-fault sideways");
-	ok(!strcmp(ctl("set image-fault none"), "ok\n") &&
-	   emu.vms.image_fault == NE_IMAGE_FAULT_NONE, "set image-fault none");
-	submit(NE_CMD_SLOT_ALLOC, 0, 0, 0);
-	recv_msg(&h, &r);
-	{
-		struct ne_cmd_reply cr;
-
-		memcpy(&cr, r.data, sizeof(cr));
-		is(le64toh(cr.mem_regions), 7, "SLOT_ALLOC reports 7 regions");
-	}
-	ctl("reset");
-	is(emu.engine.cfg.mem_regions, 256, "reset: mem-regions default");
-
+TEST_F(emu, event, needs_a_device)
+{
 	/* The device link is gone: events cannot be delivered. */
 	close(devfd);
+	devfd = -1;
 	ne_devlink_fini(&emu.dev);
-	ok(is_error(ctl("event")), "event without a device -> error");
+	EXPECT_ERROR("event");
 }
 
-/* Types without a table entry, through the dispatch, the trace and stats. */
-static void test_unknown_types(void)
+TEST_F(emu, set, mem_regions_for_new_slots_until_reset)
 {
-	static const uint32_t types[] = { NE_CMD_INVALID, NE_CMD_MAX, 12345 };
 	struct ne_wire_hdr h;
 	struct ne_wire_reply r;
-	char want[64];
-	const char *s;
-	size_t i;
+	struct ne_cmd_reply cr;
 
+	EXPECT_ERROR("set mem-regions 0");
+	EXPECT_ERROR("set colour 3");
+	EXPECT_OK_ANSWER("set mem-regions 7");
+	submit(NE_CMD_SLOT_ALLOC, 0, 0, 0);
+	ASSERT_EQ(NE_WIRE_REPLY, recv_msg(&h, &r));
+	reply_of(&r, &cr);
+	EXPECT_EQ(7, le64toh(cr.mem_regions), "SLOT_ALLOC reports 7 regions");
 	ctl("reset");
-	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-		submit(types[i], 1, 2, 3);
-		ok(recv_msg(&h, &r) == NE_WIRE_REPLY &&
-		   reply_rc(&r) == -EOPNOTSUPP,
-		   "type %u answered -EOPNOTSUPP", types[i]);
-	}
-	s = ctl("trace");
-	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-		snprintf(want, sizeof(want),
-			 "T seq=%zu cmd=UNKNOWN(%u) slot=0 rc=-95 lat_us=",
-			 (size_t)emu.seq - 2 + i, types[i]);
-		ok(strstr(s, want), "trace: %s", want);
-	}
-	ok(strstr(ctl("stats"), "S cmd=UNKNOWN count=3\n"),
-	   "stats: the three count as UNKNOWN");
-	ok(is_error(ctl("fault rc UNKNOWN ENOMEM")) &&
-	   is_error(ctl("fault drop 12345")),
-	   "no fault on an unknown type");
+	EXPECT_EQ(256, emu.engine.cfg.mem_regions, "reset: the default");
 }
 
-int main(void)
+TEST_F(emu, set, image_fault)
+{
+	EXPECT_OK_ANSWER("set image-fault swap");
+	EXPECT_EQ(NE_IMAGE_FAULT_SWAP, emu.vms.image_fault);
+	EXPECT_ERROR("set image-fault sideways");
+	EXPECT_OK_ANSWER("set image-fault none");
+	EXPECT_EQ(NE_IMAGE_FAULT_NONE, emu.vms.image_fault);
+}
+
+int main(int argc, char **argv)
 {
 	ne_log_set(NULL);
-	setup();
-	test_basics();
-	test_trace_stats_slots();
-	test_unknown_types();
-	test_faults();
-	test_latency();
-	test_end_event_set();
-	ne_emu_close(&emu);
-	return tap_done();
+	return th_main(argc, argv);
 }

@@ -4,6 +4,8 @@
  * a pty whose master side plays a scripted peer standing in for the serial
  * port: stale bytes before the answer, answers in fragments, a data line
  * "errorX" that must not end the answer, `error bad` that must, silence.
+ * On the project's test harness (tests/lib/harness): each test runs in its
+ * own process with a daemon, or a peer, of its own.
  *
  * Environment: NE_BUILD (where ne-emulator is).
  */
@@ -12,6 +14,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -23,7 +26,7 @@
 #include <unistd.h>
 
 #include "../ctlclient.h"
-#include "tap.h"
+#include "harness.h"
 
 #define T_MS 5000	/* answer timeout where an answer is due */
 
@@ -35,16 +38,76 @@ static long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-static int one_line(const struct emuctl_lines *l, const char *want)
-{
-	if (l->n == 1 && !strcmp(l->line[0], want))
-		return 1;
-	printf("#   %zu line(s), first '%s', want '%s'\n", l->n,
-	       l->n ? l->line[0] : "", want);
-	return 0;
-}
+/* The answer had exactly one data line, this one. */
+#define EXPECT_ONE_LINE(l, want)					\
+	do {								\
+		EXPECT_EQ(1, (l).n, "data lines");			\
+		EXPECT_STREQ(want, (l).n ? (l).line[0] : NULL);		\
+	} while (0)
 
 /* ---- the real daemon, over its unix socket ---- */
+
+FIXTURE(daemon) {
+	char dir[64];
+	pid_t pid;
+	struct emuctl c;
+};
+
+FIXTURE_SETUP(daemon)
+{
+	const char *build = getenv("NE_BUILD") ? getenv("NE_BUILD") :
+			    "../build/emulator";
+	char bin[256], dev[128], ctl[128], log[128];
+	int i, rc = -1;
+
+	self->c.fd = -1;
+	snprintf(self->dir, sizeof(self->dir), "/tmp/ne-ctlclient-test.XXXXXX");
+	ASSERT_TRUE(mkdtemp(self->dir));
+	snprintf(bin, sizeof(bin), "%s/ne-emulator", build);
+	snprintf(dev, sizeof(dev), "%s/dev.sock", self->dir);
+	snprintf(ctl, sizeof(ctl), "%s/ctl.sock", self->dir);
+	snprintf(log, sizeof(log), "%s/emu.log", self->dir);
+	self->pid = fork();
+	ASSERT_LE(0, self->pid);
+	if (!self->pid) {
+		execl(bin, bin, "--device-socket", dev, "--control-socket", ctl,
+		      "--log", log, (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 200 && rc; i++) {
+		rc = emuctl_open(&self->c, ctl);
+		if (rc)
+			usleep(25000);
+	}
+	ASSERT_RC(0, rc, "open the control socket");
+}
+
+/* SIGTERM: the daemon exits cleanly. */
+static void daemon_stop(struct th_ctx *_th, pid_t *pid)
+{
+	int st = -1;
+
+	if (*pid <= 0)
+		return;
+	kill(*pid, SIGTERM);
+	waitpid(*pid, &st, 0);
+	*pid = 0;
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		    "clean exit (status 0x%x)", st);
+}
+
+FIXTURE_TEARDOWN(daemon)
+{
+	char cmd[128];
+
+	emuctl_close(&self->c);
+	daemon_stop(_th, &self->pid);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", self->dir);
+	if (system(cmd))
+		TH_LOG("cannot remove %s", self->dir);
+}
+
+FIXTURE_REGISTER(daemon);
 
 static int refuse(void *arg, const char *line)
 {
@@ -53,79 +116,97 @@ static int refuse(void *arg, const char *line)
 	return -ENOSPC;
 }
 
-static void test_daemon(const char *build, const char *dir)
+TEST_F(daemon, daemon, socket_not_a_tty)
 {
-	char bin[256], dev[128], ctl[128], log[128];
+	EXPECT_FALSE(self->c.tty);
+	EXPECT_LE(0, self->c.fd);
+}
+
+TEST_F(daemon, daemon, answers_and_data_lines)
+{
 	struct emuctl_lines l = { 0 };
-	struct emuctl c;
-	struct emu_slots *s = malloc(sizeof(*s));
-	int i, rc = -1, st;
-	pid_t pid;
 
-	snprintf(bin, sizeof(bin), "%s/ne-emulator", build);
-	snprintf(dev, sizeof(dev), "%s/dev.sock", dir);
-	snprintf(ctl, sizeof(ctl), "%s/ctl.sock", dir);
-	snprintf(log, sizeof(log), "%s/emu.log", dir);
-	pid = fork();
-	if (!pid) {
-		execl(bin, bin, "--device-socket", dev, "--control-socket", ctl,
-		      "--log", log, (char *)NULL);
-		_exit(127);
-	}
-	for (i = 0; i < 200 && rc; i++) {
-		rc = emuctl_open(&c, ctl);
-		if (rc)
-			usleep(25000);
-	}
-	is(rc, 0, "daemon: open the control socket");
-	if (rc || !s) {
-		kill(pid, SIGTERM);
-		waitpid(pid, NULL, 0);
-		free(s);
-		return;
-	}
-	ok(!c.tty && c.fd >= 0, "daemon: a socket, not a tty");
-	is(emuctl_request(&c, "ping", T_MS, NULL, NULL), 0, "daemon: ping -> 0");
-	is(emuctl_request(&c, "fault rc SLOT_INFO -5 2", T_MS, NULL, NULL), 0,
-	   "daemon: fault rc -> 0");
-	is(emuctl_request(&c, "fault list", T_MS, emuctl_collect, &l), 0,
-	   "daemon: fault list -> 0");
-	ok(one_line(&l, "F cmd=SLOT_INFO kind=rc rc=-5 count=2"),
-	   "daemon: fault list gives its one data line");
+	EXPECT_RC(0, emuctl_request(&self->c, "ping", T_MS, NULL, NULL));
+	EXPECT_RC(0, emuctl_request(&self->c, "fault rc SLOT_INFO -5 2", T_MS,
+				    NULL, NULL));
+	EXPECT_RC(0, emuctl_request(&self->c, "fault list", T_MS,
+				    emuctl_collect, &l));
+	EXPECT_ONE_LINE(l, "F cmd=SLOT_INFO kind=rc rc=-5 count=2");
 	emuctl_lines_free(&l);
-	is(emuctl_request(&c, "fault drop SLOT_FREE", T_MS, NULL, NULL), 0,
-	   "daemon: a second fault");
-	i = 0;
-	is(emuctl_request(&c, "fault list", T_MS, refuse, &i), -ENOSPC,
-	   "daemon: a callback's failure is returned");
-	is(i, 1, "daemon: no more lines given after it failed");
-	is(emuctl_request(&c, "ping", T_MS, NULL, NULL), 0,
-	   "daemon: the rest of that answer was read: next request in step");
-	is(emuctl_request(&c, "bogus", T_MS, emuctl_collect, &l), 1,
-	   "daemon: unknown request -> 1");
-	ok(!strncmp(c.err, "error ", 6) && l.n == 0,
-	   "daemon: the error line is kept, no data lines ('%s')", c.err);
-	is(emuctl_request(&c, "reset", T_MS, NULL, NULL), 0, "daemon: reset");
-	ok(c.err[0] == '\0', "daemon: err cleared by the next request");
-	is(emuctl_slots(&c, s, T_MS), 0, "daemon: slots -> 0");
-	ok(s->nslots == 0 && s->nregions == 0, "daemon: no slots after reset");
-	for (i = 0, rc = 0; i < 300 && !rc; i++)
-		rc = emuctl_request(&c, "stats", T_MS, NULL, NULL);
-	is(rc, 0, "daemon: 300 requests in a row on one connection");
-	is(emuctl_request(&c, "ping\nping", T_MS, NULL, NULL), -EINVAL,
-	   "daemon: a request with a newline -> -EINVAL");
-	is(emuctl_request(&c, "", T_MS, NULL, NULL), -EINVAL,
-	   "daemon: an empty request -> -EINVAL");
-	emuctl_close(&c);
-	is(emuctl_request(&c, "ping", T_MS, NULL, NULL), -EBADF,
-	   "daemon: closed -> -EBADF");
+}
 
-	kill(pid, SIGTERM);
-	waitpid(pid, &st, 0);
-	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "daemon: clean exit");
-	rc = emuctl_open(&c, ctl);
-	ok(rc < 0 && c.fd == -1, "daemon gone: open fails (%d)", rc);
+TEST_F(daemon, daemon, callback_failure_returned_rest_of_answer_read)
+{
+	int n = 0;
+
+	ASSERT_RC(0, emuctl_request(&self->c, "fault rc SLOT_INFO -5 2", T_MS,
+				    NULL, NULL));
+	EXPECT_RC(0, emuctl_request(&self->c, "fault drop SLOT_FREE", T_MS,
+				    NULL, NULL), "a second fault");
+	EXPECT_RC(-ENOSPC, emuctl_request(&self->c, "fault list", T_MS,
+					  refuse, &n),
+		  "a callback's failure is returned");
+	EXPECT_EQ(1, n, "no more lines given after it failed");
+	EXPECT_RC(0, emuctl_request(&self->c, "ping", T_MS, NULL, NULL),
+		  "the next request in step: the rest of that answer was read");
+}
+
+TEST_F(daemon, daemon, error_line_kept_until_next_request)
+{
+	struct emuctl_lines l = { 0 };
+
+	EXPECT_EQ(1, emuctl_request(&self->c, "bogus", T_MS, emuctl_collect,
+				    &l), "an unknown request");
+	EXPECT_TRUE(!strncmp(self->c.err, "error ", 6), "'%s'", self->c.err);
+	EXPECT_EQ(0, l.n, "no data lines");
+	emuctl_lines_free(&l);
+	EXPECT_RC(0, emuctl_request(&self->c, "reset", T_MS, NULL, NULL));
+	EXPECT_STREQ("", self->c.err, "cleared by the next request");
+}
+
+TEST_F(daemon, daemon, slots_of_an_empty_device)
+{
+	struct emu_slots *s = malloc(sizeof(*s));
+
+	ASSERT_TRUE(s);
+	EXPECT_RC(0, emuctl_request(&self->c, "reset", T_MS, NULL, NULL));
+	EXPECT_RC(0, emuctl_slots(&self->c, s, T_MS));
+	EXPECT_EQ(0, s->nslots);
+	EXPECT_EQ(0, s->nregions);
 	free(s);
+}
+
+TEST_F(daemon, daemon, many_requests_on_one_connection)
+{
+	int i, rc = 0;
+
+	for (i = 0; i < 300 && !rc; i++)
+		rc = emuctl_request(&self->c, "stats", T_MS, NULL, NULL);
+	EXPECT_RC(0, rc, "300 requests in a row, failed at %d", i);
+}
+
+TEST_F(daemon, daemon, bad_requests_refused)
+{
+	EXPECT_RC(-EINVAL, emuctl_request(&self->c, "ping\nping", T_MS, NULL,
+					  NULL), "a newline in it");
+	EXPECT_RC(-EINVAL, emuctl_request(&self->c, "", T_MS, NULL, NULL),
+		  "empty");
+	emuctl_close(&self->c);
+	EXPECT_RC(-EBADF, emuctl_request(&self->c, "ping", T_MS, NULL, NULL),
+		  "closed");
+}
+
+TEST_F(daemon, daemon, gone_then_open_fails)
+{
+	char ctl[128];
+	int rc;
+
+	emuctl_close(&self->c);
+	daemon_stop(_th, &self->pid);
+	snprintf(ctl, sizeof(ctl), "%s/ctl.sock", self->dir);
+	rc = emuctl_open(&self->c, ctl);
+	EXPECT_GT(0, rc);
+	EXPECT_EQ(-1, self->c.fd);
 }
 
 /* ---- a scripted peer on a pty ---- */
@@ -219,39 +300,55 @@ static void peer(int master)
 	}
 }
 
-static void on_alarm(int sig)
+FIXTURE(pty) {
+	int master, slave;
+	char *name;
+	pid_t peer;
+	struct emuctl c;
+};
+
+FIXTURE_SETUP(pty)
 {
-	(void)sig;
+	self->c.fd = -1;
+	self->slave = -1;
+	self->master = posix_openpt(O_RDWR | O_NOCTTY);
+	ASSERT_LE(0, self->master);
+	ASSERT_EQ(0, grantpt(self->master));
+	ASSERT_EQ(0, unlockpt(self->master));
+	self->name = ptsname(self->master);
+	ASSERT_TRUE(self->name);
+	/* Held open so the master never sees a hangup between clients. */
+	self->slave = open(self->name, O_RDWR | O_NOCTTY);
+	ASSERT_LE(0, self->slave);
+	ASSERT_RC(0, emuctl_open(&self->c, self->name), "open");
+	self->peer = fork();
+	ASSERT_LE(0, self->peer);
+	if (!self->peer) {
+		/* Never outlive the test: it would hold the runner's pipe. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		peer(self->master);
+	}
 }
 
-/* A 100000-byte request while a 1 ms timer interrupts every syscall. */
-static void test_pty_long(struct emuctl *c)
+FIXTURE_TEARDOWN(pty)
 {
-	struct itimerval it = { { 0, 1000 }, { 0, 1000 } }, off = { 0 };
-	struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
-	struct emuctl_lines l = { 0 };
-	size_t len = 100000;
-	char *req = malloc(len + 1);
-	int rc;
+	emuctl_close(&self->c);
+	kill(self->peer, SIGKILL);
+	waitpid(self->peer, NULL, 0);
+	close(self->slave);
+	close(self->master);
+}
 
-	if (!req) {
-		ok(0, "pty: memory for a long request");
-		return;
-	}
-	memset(req, 'x', len);
-	memcpy(req, "long ", 5);
-	req[len] = '\0';
-	sigaction(SIGALRM, &sa, NULL);
-	setitimer(ITIMER_REAL, &it, NULL);
-	rc = emuctl_request(c, req, T_MS, emuctl_collect, &l);
-	setitimer(ITIMER_REAL, &off, NULL);
-	/* Not SIG_DFL: under valgrind a tick may still be queued. */
-	signal(SIGALRM, SIG_IGN);
-	is(rc, 0, "pty: a long request under signals -> 0");
-	ok(one_line(&l, "DATA len=100000"),
-	   "pty: short writes are finished, all 100000 bytes arrive");
-	emuctl_lines_free(&l);
-	free(req);
+FIXTURE_REGISTER(pty);
+
+TEST_F(pty, pty, put_in_raw_mode)
+{
+	struct termios t;
+
+	ASSERT_EQ(0, tcgetattr(self->slave, &t));
+	EXPECT_FALSE(t.c_lflag & (ICANON | ECHO));
+	EXPECT_FALSE(t.c_oflag & OPOST);
+	EXPECT_TRUE(self->c.tty);
 }
 
 /* Writes "ok\n" at once, says so on NOTIFY, then 5 more 10 ms apart. */
@@ -271,151 +368,149 @@ static pid_t dribble(int master, int notify)
 	_exit(0);
 }
 
-static void test_pty_stale(struct emuctl *c, const char *name, int master)
+TEST_F(pty, pty, stale_input_drained_at_open)
 {
 	struct emuctl_lines l = { 0 };
 	int p[2], rc = -1;
 	pid_t d;
 	char x;
 
-	emuctl_close(c);
-	if (pipe(p) || (d = dribble(master, p[1])) < 0) {
-		ok(0, "pty: pipe and fork for the stale-bytes test");
-		return;
-	}
+	emuctl_close(&self->c);
+	ASSERT_EQ(0, pipe(p));
+	d = dribble(self->master, p[1]);
+	ASSERT_LE(0, d);
 	if (read(p[0], &x, 1) == 1)
-		rc = emuctl_open(c, name);
-	is(rc, 0, "pty: reopen while stale bytes still arrive");
+		rc = emuctl_open(&self->c, self->name);
+	EXPECT_RC(0, rc, "reopened while stale bytes still arrive");
 	/* Before waiting for the dribbler: its bytes must be in flight. */
-	is(emuctl_request(c, "slow", T_MS, emuctl_collect, &l), 0,
-	   "pty: first request after the stale bytes -> 0");
+	EXPECT_RC(0, emuctl_request(&self->c, "slow", T_MS, emuctl_collect,
+				    &l), "the first request after them");
 	waitpid(d, NULL, 0);
 	close(p[0]);
 	close(p[1]);
-	ok(one_line(&l, "DATA slow"),
-	   "pty: stale input drained at open, not taken as the answer");
-	emuctl_lines_free(&l);
-
-	is(emuctl_request(c, "late", T_MS, NULL, NULL), 0,
-	   "pty: an answer followed by a late duplicate");
-	usleep(150000);
-	is(emuctl_request(c, "fresh", T_MS, emuctl_collect, &l), 0,
-	   "pty: next request -> 0");
-	ok(one_line(&l, "DATA fresh"),
-	   "pty: input flushed before each request, the late 'ok' ignored");
+	EXPECT_ONE_LINE(l, "DATA slow");	/* not the stale "ok" */
 	emuctl_lines_free(&l);
 }
 
-static void test_pty_answers(struct emuctl *c)
+TEST_F(pty, pty, input_flushed_before_each_request)
+{
+	struct emuctl_lines l = { 0 };
+
+	EXPECT_RC(0, emuctl_request(&self->c, "late", T_MS, NULL, NULL),
+		  "an answer followed by a late duplicate");
+	usleep(150000);
+	EXPECT_RC(0, emuctl_request(&self->c, "fresh", T_MS, emuctl_collect,
+				    &l), "the next request");
+	EXPECT_ONE_LINE(l, "DATA fresh");	/* the late "ok" ignored */
+	emuctl_lines_free(&l);
+}
+
+TEST_F(pty, pty, fragments_joined_into_lines)
+{
+	struct emuctl_lines l = { 0 };
+
+	EXPECT_RC(0, emuctl_request(&self->c, "frag", T_MS, emuctl_collect,
+				    &l));
+	ASSERT_EQ(2, l.n);
+	EXPECT_STREQ("DATA a", l.line[0], "CR dropped");
+	EXPECT_STREQ("DATA b", l.line[1]);
+	emuctl_lines_free(&l);
+}
+
+TEST_F(pty, pty, errorX_is_a_data_line)
+{
+	struct emuctl_lines l = { 0 };
+
+	EXPECT_RC(0, emuctl_request(&self->c, "errx", T_MS, emuctl_collect,
+				    &l), "'errorX ...' does not end the answer, 'ok' does");
+	EXPECT_ONE_LINE(l, "errorX is data");
+	emuctl_lines_free(&l);
+}
+
+TEST_F(pty, pty, error_line_ends_the_answer)
+{
+	struct emuctl_lines l = { 0 };
+
+	EXPECT_EQ(1, emuctl_request(&self->c, "bad", T_MS, emuctl_collect, &l),
+		  "'error bad'");
+	EXPECT_STREQ("error bad", self->c.err, "kept");
+	EXPECT_ONE_LINE(l, "DATA before");	/* the data before it given */
+	emuctl_lines_free(&l);
+	EXPECT_EQ(1, emuctl_request(&self->c, "bare", T_MS, NULL, NULL),
+		  "a bare 'error'");
+}
+
+TEST_F(pty, pty, silence_times_out)
 {
 	struct emuctl_lines l = { 0 };
 	long t0;
 	int rc;
 
-	is(emuctl_request(c, "frag", T_MS, emuctl_collect, &l), 0,
-	   "pty: an answer in fragments -> 0");
-	ok(l.n == 2 && !strcmp(l.line[0], "DATA a") &&
-	   !strcmp(l.line[1], "DATA b"),
-	   "pty: fragments joined into lines, CR dropped");
-	emuctl_lines_free(&l);
-
-	is(emuctl_request(c, "errx", T_MS, emuctl_collect, &l), 0,
-	   "pty: 'errorX ...' does not end the answer, 'ok' does");
-	ok(one_line(&l, "errorX is data"), "pty: 'errorX ...' is a data line");
-	emuctl_lines_free(&l);
-
-	is(emuctl_request(c, "bad", T_MS, emuctl_collect, &l), 1,
-	   "pty: 'error bad' ends the answer -> 1");
-	ok(!strcmp(c->err, "error bad") && one_line(&l, "DATA before"),
-	   "pty: error line kept, data before it given ('%s')", c->err);
-	emuctl_lines_free(&l);
-
-	is(emuctl_request(c, "bare", T_MS, NULL, NULL), 1,
-	   "pty: a bare 'error' ends the answer -> 1");
-
 	t0 = now_ms();
-	rc = emuctl_request(c, "silent", 300, emuctl_collect, &l);
+	rc = emuctl_request(&self->c, "silent", 300, emuctl_collect, &l);
 	t0 = now_ms() - t0;
-	is(rc, -ETIMEDOUT, "pty: no answer -> -ETIMEDOUT");
-	ok(t0 >= 300 && t0 < 3000, "pty: timed out after 300 ms (%ld ms)", t0);
+	EXPECT_RC(-ETIMEDOUT, rc);
+	EXPECT_TRUE(t0 >= 300 && t0 < 3000, "after 300 ms (%ld ms)", t0);
 	emuctl_lines_free(&l);
 }
 
-static void test_pty_slots(struct emuctl *c)
+TEST_F(pty, pty, slots_parsed)
 {
 	struct emu_slots *s = malloc(sizeof(*s));
 	const struct emu_slot *a, *b;
 
-	if (!s || emuctl_slots(c, s, T_MS)) {
-		ok(0, "pty: slots -> 0");
-		free(s);
-		return;
-	}
-	ok(s->nslots == 2 && s->nregions == 2, "pty: slots: 2 SLOT, 2 R lines");
+	ASSERT_TRUE(s);
+	EXPECT_RC(0, emuctl_slots(&self->c, s, T_MS));
+	EXPECT_EQ(2, s->nslots, "SLOT lines");
+	EXPECT_EQ(2, s->nregions, "R lines");
 	a = emu_find_slot(s, 7);
 	b = emu_find_slot(s, 9);
-	ok(a && a->cid == 16 && a->mem_size == 0x200000 && a->regions == 2 &&
-	   !strcmp(a->state, "RUNNING") && !strcmp(a->vcpus, "1,3"),
-	   "pty: slots: SLOT line fields parsed");
-	ok(b && b->flags == 1 && !strcmp(b->state, "INIT") && !b->vcpus[0],
-	   "pty: slots: hex flags and an empty vcpus list");
-	ok(s->region[1].uid == 7 && s->region[1].paddr == 0x40200000 &&
-	   s->region[1].size == 0x100000, "pty: slots: R line fields parsed");
-	ok(!emu_find_slot(s, 8), "pty: slots: no slot 8");
+	EXPECT_TRUE(a && a->cid == 16 && a->mem_size == 0x200000 &&
+		    a->regions == 2 && !strcmp(a->state, "RUNNING") &&
+		    !strcmp(a->vcpus, "1,3"), "a SLOT line's fields");
+	EXPECT_TRUE(b && b->flags == 1 && !strcmp(b->state, "INIT") &&
+		    !b->vcpus[0], "hex flags and an empty vcpus list");
+	EXPECT_EQ(7, s->region[1].uid, "an R line's fields");
+	EXPECT_EQ(0x40200000, s->region[1].paddr);
+	EXPECT_EQ(0x100000, s->region[1].size);
+	EXPECT_TRUE(!emu_find_slot(s, 8), "no slot 8");
 	free(s);
 }
 
-static void test_pty(void)
+static void on_alarm(int sig)
 {
-	struct emuctl c = { .fd = -1 };
-	struct termios t;
-	int master, slave = -1;
-	char *name = NULL;
-	pid_t pid;
-
-	master = posix_openpt(O_RDWR | O_NOCTTY);
-	if (master >= 0 && !grantpt(master) && !unlockpt(master))
-		name = ptsname(master);
-	if (name)
-		slave = open(name, O_RDWR | O_NOCTTY);
-	/* Held open so the master never sees a hangup between clients. */
-	if (slave < 0) {
-		ok(0, "a pty for the serial-port tests");
-		return;
-	}
-	is(emuctl_open(&c, name), 0, "pty: open");
-	ok(!tcgetattr(slave, &t) && !(t.c_lflag & (ICANON | ECHO)) &&
-	   !(t.c_oflag & OPOST) && c.tty, "pty: put in raw mode");
-	pid = fork();
-	if (!pid) {
-		/* Never outlive the test: it would hold run-tests.sh's pipe. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		peer(master);
-	}
-	test_pty_stale(&c, name, master);
-	test_pty_answers(&c);
-	test_pty_slots(&c);
-	test_pty_long(&c);
-	emuctl_close(&c);
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	close(slave);
-	close(master);
+	(void)sig;
 }
 
-int main(void)
+/* A 100000-byte request while a 1 ms timer interrupts every syscall. */
+TEST_F(pty, pty, long_request_under_signals)
 {
-	const char *build = getenv("NE_BUILD") ? getenv("NE_BUILD") :
-			    "../build/emulator";
-	char dir[64] = "/tmp/ne-ctlclient-test.XXXXXX", cmd[128];
+	struct itimerval it = { { 0, 1000 }, { 0, 1000 } }, off = { 0 };
+	struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
+	struct emuctl_lines l = { 0 };
+	size_t len = 100000;
+	char *req = malloc(len + 1);
+	int rc;
 
+	ASSERT_TRUE(req);
+	memset(req, 'x', len);
+	memcpy(req, "long ", 5);
+	req[len] = '\0';
+	sigaction(SIGALRM, &sa, NULL);
+	setitimer(ITIMER_REAL, &it, NULL);
+	rc = emuctl_request(&self->c, req, T_MS, emuctl_collect, &l);
+	setitimer(ITIMER_REAL, &off, NULL);
+	/* Not SIG_DFL: under valgrind a tick may still be queued. */
+	signal(SIGALRM, SIG_IGN);
+	EXPECT_RC(0, rc);
+	/* Short writes are finished: all 100000 bytes arrive. */
+	EXPECT_ONE_LINE(l, "DATA len=100000");
+	emuctl_lines_free(&l);
+	free(req);
+}
+
+int main(int argc, char **argv)
+{
 	signal(SIGPIPE, SIG_IGN);
-	if (!mkdtemp(dir))
-		return 2;
-	test_daemon(build, dir);
-	test_pty();
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd))
-		printf("# cannot remove %s\n", dir);
-	return tap_done();
+	return th_main(argc, argv);
 }

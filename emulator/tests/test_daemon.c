@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The real ne-emulator binary over real sockets: device protocol, control
- * protocol, faults, robustness and a 10000-command storm.
+ * protocol, faults, robustness and a 10000-command storm. On the project's
+ * test harness (tests/lib/harness): each test runs in its own process with
+ * a daemon of its own, in a directory of its own, and ends by stopping it:
+ * a clean exit, sockets and pidfile removed (the directory, with the log,
+ * is kept when the test failed).
  *
  * Environment: NE_BUILD (where ne-emulator and ne-emu-ctl are),
  * NE_EMU_WRAP (a command prefix such as valgrind; its non-zero exit status
@@ -13,7 +17,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -25,7 +31,7 @@
 
 #include "../../module/ne_proto.h"
 #include "../ne_wire.h"
-#include "tap.h"
+#include "harness.h"
 
 static char dir[64], devpath[128], ctlpath[128], logpath[128], pidpath[128];
 static const char *build;
@@ -144,18 +150,28 @@ static void hdr(struct ne_wire_hdr *h, uint16_t type, uint32_t id,
 	h->len = htole32(len);
 }
 
+struct hello_msg {
+	struct ne_wire_hdr h;
+	struct ne_wire_hello hello;
+};
+
+/* A well-formed HELLO of this protocol version. */
+static void mkhello(struct hello_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	hdr(&m->h, NE_WIRE_HELLO, 0, sizeof(m->hello));
+	m->hello.version = htole32(NE_WIRE_VERSION);
+}
+
 /* Connect and HELLO; -1 on any failure. */
 static int dev_open(void)
 {
-	struct {
-		struct ne_wire_hdr h;
-		struct ne_wire_hello hello;
-	} m = { .hello.version = htole32(NE_WIRE_VERSION) };
+	struct hello_msg m;
 	int fd = connect_to(devpath);
 
 	if (fd < 0)
 		return -1;
-	hdr(&m.h, NE_WIRE_HELLO, 0, sizeof(m.hello));
+	mkhello(&m);
 	if (write_all(fd, &m, sizeof(m)) || read_all(fd, &m, sizeof(m)) ||
 	    le32toh(m.h.magic) != NE_WIRE_MAGIC ||
 	    le16toh(m.h.type) != NE_WIRE_HELLO ||
@@ -276,249 +292,396 @@ static int stop_daemon(void)
 
 	kill(daemon_pid, SIGTERM);
 	for (i = 0; i < 6000; i++) {
-		if (waitpid(daemon_pid, &st, WNOHANG) == daemon_pid)
+		if (waitpid(daemon_pid, &st, WNOHANG) == daemon_pid) {
+			daemon_pid = 0;
 			return st;
+		}
 		usleep(10000);
 	}
-	printf("# daemon ignored SIGTERM for 60 s: killed\n");
+	TH_LOG("daemon ignored SIGTERM for 60 s: killed");
 	kill(daemon_pid, SIGKILL);
 	waitpid(daemon_pid, &st, 0);
+	daemon_pid = 0;
 	return -1;
 }
 
 /* ---- tests ---- */
 
-static void test_lifecycle(void)
+/* Exit status of a shell command line, -1 if it did not exit. */
+static int sh_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh_status(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* A directory of its own for each test: sockets, log, pidfile. */
+static void paths_up(struct th_ctx *_th)
+{
+	snprintf(dir, sizeof(dir), "/tmp/ne-emu-test.XXXXXX");
+	ASSERT_TRUE(mkdtemp(dir));
+	snprintf(devpath, sizeof(devpath), "%s/dev.sock", dir);
+	snprintf(ctlpath, sizeof(ctlpath), "%s/ctl.sock", dir);
+	snprintf(logpath, sizeof(logpath), "%s/emu.log", dir);
+	snprintf(pidpath, sizeof(pidpath), "%s/emu.pid", dir);
+}
+
+/* Stop the daemon, if one runs: a clean exit that leaves nothing behind. */
+static void paths_down(struct th_ctx *_th)
+{
+	struct stat st;
+	char cmd[128];
+	int status;
+
+	if (daemon_pid > 0) {
+		status = stop_daemon();
+		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			    "SIGTERM: clean exit, status 0 (valgrind: no leak or error); status 0x%x",
+			    status);
+		EXPECT_TRUE(stat(devpath, &st) && stat(ctlpath, &st) &&
+			    stat(pidpath, &st),
+			    "sockets and pidfile removed on exit");
+	}
+	if (_th->failed) {
+		TH_LOG("log: %s", logpath);
+		return;
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd))
+		TH_LOG("cannot remove %s", dir);
+}
+
+/* A daemon with the default options, answering ping. */
+FIXTURE(daemon) {
+};
+
+FIXTURE_SETUP(daemon)
+{
+	paths_up(_th);
+	ASSERT_EQ(0, start_daemon(""), "the daemon starts and answers ping");
+}
+
+FIXTURE_TEARDOWN(daemon)
+{
+	paths_down(_th);
+}
+
+FIXTURE_REGISTER(daemon);
+
+/* The directory only: the test starts the daemon, if any. */
+FIXTURE(nodaemon) {
+};
+
+FIXTURE_SETUP(nodaemon)
+{
+	paths_up(_th);
+}
+
+FIXTURE_TEARDOWN(nodaemon)
+{
+	paths_down(_th);
+}
+
+FIXTURE_REGISTER(nodaemon);
+
+TEST_F(daemon, daemon, writes_its_pidfile)
+{
+	struct stat st;
+
+	EXPECT_EQ(0, stat(pidpath, &st));
+}
+
+/* ---- device and control protocol ---- */
+
+TEST_F(daemon, lifecycle, enclave_seen_by_device_and_control)
 {
 	struct ne_cmd_reply r;
 	uint64_t uid;
 	int fd = dev_open();
 
-	ok(fd >= 0, "device: HELLO exchange, version 1");
-	ok(ctl("reset") == 0, "control: reset");
-	is(dev_cmd(fd, NE_CMD_SLOT_ALLOC, 0, 0, 0, &r), 0, "SLOT_ALLOC");
+	ASSERT_LE(0, fd, "HELLO exchange, version 1");
+	EXPECT_EQ(0, ctl("reset"));
+	EXPECT_RC(0, dev_cmd(fd, NE_CMD_SLOT_ALLOC, 0, 0, 0, &r));
 	uid = le64toh(r.slot_uid);
-	ok(uid != 0, "SLOT_ALLOC: uid not 0");
-	is(le64toh(r.mem_regions), 256, "SLOT_ALLOC: 256 regions");
-	is(dev_cmd(fd, NE_CMD_SLOT_ADD_MEM, uid, 0x40000000, 0x4000000, NULL),
-	   0, "SLOT_ADD_MEM 64 MiB");
-	is(dev_cmd(fd, NE_CMD_SLOT_ADD_MEM, uid, 0x40000000, 0x200000, NULL),
-	   -EEXIST, "SLOT_ADD_MEM overlap refused");
-	is(dev_cmd(fd, NE_CMD_SLOT_ADD_VCPU, uid, 2, 0, NULL), 0,
-	   "SLOT_ADD_VCPU 2");
-	is(dev_cmd(fd, NE_CMD_SLOT_ADD_VCPU, uid, 3, 0, NULL), 0,
-	   "SLOT_ADD_VCPU 3");
-	is(dev_cmd(fd, NE_CMD_ENCLAVE_START, uid, 0, 0, &r), 0, "START");
-	is(le64toh(r.enclave_cid), 4, "START: CID 4");
-	ok(ctl("slots") == 0 && strstr(ctl_out, "state=RUNNING cid=4 flags=0 "
-	   "mem_size=0x4000000 regions=1 vcpus=2,3\n") &&
-	   strstr(ctl_out, "paddr=0x40000000 size=0x4000000\n"),
-	   "control slots: the running enclave and its region");
-	is(dev_cmd(fd, NE_CMD_SLOT_INFO, uid, 0, 0, &r), 0, "SLOT_INFO");
-	is(le16toh(r.state), NE_SLOT_STATE_RUNNING, "SLOT_INFO: RUNNING");
-	is(dev_cmd(fd, NE_CMD_ENCLAVE_GET_SLOT, 4, 0, 0, &r), 0, "GET_SLOT");
-	is(le64toh(r.slot_uid), uid, "GET_SLOT: uid");
-	is(dev_cmd(fd, NE_CMD_SLOT_FREE, uid, 0, 0, NULL), -EBUSY,
-	   "SLOT_FREE running -> -EBUSY");
-	is(dev_cmd(fd, NE_CMD_ENCLAVE_STOP, uid, 0, 0, NULL), 0, "STOP");
-	is(dev_cmd(fd, NE_CMD_SLOT_FREE, uid, 0, 0, NULL), 0, "SLOT_FREE");
-	is(dev_cmd(fd, NE_CMD_SLOT_COUNT, 0, 0, 0, &r), 0, "SLOT_COUNT");
-	is(le64toh(r.slot_count), 0, "SLOT_COUNT: 0");
-	is(dev_cmd(fd, 0, 0, 0, 0, NULL), -EOPNOTSUPP, "type 0 answered");
-	is(dev_cmd(fd, 1000, 0, 0, 0, NULL), -EOPNOTSUPP, "type 1000");
-	ok(ctl("trace") == 0 && strstr(ctl_out, "cmd=ENCLAVE_START slot=") &&
-	   strstr(ctl_out, "cmd=UNKNOWN(1000) slot=0 rc=-95"),
-	   "control trace");
-	ok(ctl("stats") == 0 && strstr(ctl_out, "S total=14\n") &&
-	   strstr(ctl_out, "S cmd=SLOT_ADD_VCPU count=2\n"), "control stats");
+	EXPECT_NE(0, uid);
+	EXPECT_EQ(256, le64toh(r.mem_regions), "256 regions");
+	EXPECT_RC(0, dev_cmd(fd, NE_CMD_SLOT_ADD_MEM, uid, 0x40000000,
+			     0x4000000, NULL), "64 MiB");
+	EXPECT_RC(-EEXIST, dev_cmd(fd, NE_CMD_SLOT_ADD_MEM, uid, 0x40000000,
+				   0x200000, NULL), "overlap");
+	EXPECT_RC(0, dev_cmd(fd, NE_CMD_SLOT_ADD_VCPU, uid, 2, 0, NULL));
+	EXPECT_RC(0, dev_cmd(fd, NE_CMD_SLOT_ADD_VCPU, uid, 3, 0, NULL));
+	EXPECT_RC(0, dev_cmd(fd, NE_CMD_ENCLAVE_START, uid, 0, 0, &r));
+	EXPECT_EQ(4, le64toh(r.enclave_cid));
+	EXPECT_EQ(0, ctl("slots"));
+	EXPECT_SUBSTR(ctl_out, "state=RUNNING cid=4 flags=0 mem_size=0x4000000 "
+		      "regions=1 vcpus=2,3\n", "control slots: the enclave");
+	EXPECT_SUBSTR(ctl_out, "paddr=0x40000000 size=0x4000000\n",
+		      "control slots: its region");
+	EXPECT_RC(0, dev_cmd(fd, NE_CMD_SLOT_INFO, uid, 0, 0, &r));
+	EXPECT_EQ(NE_SLOT_STATE_RUNNING, le16toh(r.state));
+	EXPECT_RC(0, dev_cmd(fd, NE_CMD_ENCLAVE_GET_SLOT, 4, 0, 0, &r));
+	EXPECT_EQ(uid, le64toh(r.slot_uid));
+	EXPECT_RC(-EBUSY, dev_cmd(fd, NE_CMD_SLOT_FREE, uid, 0, 0, NULL),
+		  "free while running");
+	EXPECT_RC(0, dev_cmd(fd, NE_CMD_ENCLAVE_STOP, uid, 0, 0, NULL));
+	EXPECT_RC(0, dev_cmd(fd, NE_CMD_SLOT_FREE, uid, 0, 0, NULL));
+	EXPECT_RC(0, dev_cmd(fd, NE_CMD_SLOT_COUNT, 0, 0, 0, &r));
+	EXPECT_EQ(0, le64toh(r.slot_count));
+	EXPECT_RC(-EOPNOTSUPP, dev_cmd(fd, 0, 0, 0, 0, NULL), "type 0");
+	EXPECT_RC(-EOPNOTSUPP, dev_cmd(fd, 1000, 0, 0, 0, NULL), "type 1000");
+	EXPECT_EQ(0, ctl("trace"));
+	EXPECT_SUBSTR(ctl_out, "cmd=ENCLAVE_START slot=");
+	EXPECT_SUBSTR(ctl_out, "cmd=UNKNOWN(1000) slot=0 rc=-95");
+	EXPECT_EQ(0, ctl("stats"));
+	EXPECT_SUBSTR(ctl_out, "S total=14\n");
+	EXPECT_SUBSTR(ctl_out, "S cmd=SLOT_ADD_VCPU count=2\n");
 	close(fd);
 }
 
-static void test_faults_latency(void)
+TEST_F(daemon, faults, reach_the_socket)
 {
 	struct ne_cmd_reply r;
 	struct cmd_msg m;
 	uint32_t len = 0;
-	uint64_t t0, t;
 	int fd = dev_open(), id;
 
-	ctl("reset");
-	ok(ctl("fault rc SLOT_ALLOC -12") == 0, "fault rc armed");
-	is(dev_cmd(fd, NE_CMD_SLOT_ALLOC, 0, 0, 0, NULL), -12,
-	   "fault rc: -12 over the socket");
-	is(dev_cmd(fd, NE_CMD_SLOT_ALLOC, 0, 0, 0, NULL), 0,
-	   "fault rc: then normal");
-	ok(ctl("fault drop SLOT_COUNT") == 0, "fault drop armed");
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, ctl("fault rc SLOT_ALLOC -12"));
+	EXPECT_RC(-12, dev_cmd(fd, NE_CMD_SLOT_ALLOC, 0, 0, 0, NULL), "rc");
+	EXPECT_RC(0, dev_cmd(fd, NE_CMD_SLOT_ALLOC, 0, 0, 0, NULL),
+		  "then normal");
+	EXPECT_EQ(0, ctl("fault drop SLOT_COUNT"));
 	mkcmd(&m, next_id++, NE_CMD_SLOT_COUNT, 0, 0, 0);
 	write_all(fd, &m, sizeof(m));
-	ok(silent(fd, 300), "fault drop: no reply");
-	is(dev_cmd(fd, NE_CMD_SLOT_COUNT, 0, 0, 0, NULL), 0,
-	   "fault drop: the next command is answered (its own id)");
-	ok(ctl("fault malformed SLOT_COUNT") == 0, "fault malformed armed");
+	EXPECT_TRUE(silent(fd, 300), "drop: no reply");
+	EXPECT_RC(0, dev_cmd(fd, NE_CMD_SLOT_COUNT, 0, 0, 0, NULL),
+		  "drop: the next command is answered (its own id)");
+	EXPECT_EQ(0, ctl("fault malformed SLOT_COUNT"));
 	mkcmd(&m, next_id++, NE_CMD_SLOT_COUNT, 0, 0, 0);
 	write_all(fd, &m, sizeof(m));
 	id = dev_reply(fd, &r, &len);
-	ok(id == (int)next_id - 1 && len < NE_CMD_REPLY_SIZE,
-	   "fault malformed: short reply");
+	EXPECT_EQ(next_id - 1, id, "malformed: a reply");
+	EXPECT_LT(len, NE_CMD_REPLY_SIZE, "malformed: short");
+	close(fd);
+}
 
-	ok(ctl("latency SLOT_INFO 400000") == 0, "latency SLOT_INFO 400 ms");
+TEST_F(daemon, latency, delays_the_reply_not_control)
+{
+	struct ne_cmd_reply r;
+	struct cmd_msg m;
+	uint64_t t0, t;
+	int fd = dev_open();
+
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, ctl("latency SLOT_INFO 400000"));
 	t0 = now_ms();
 	mkcmd(&m, next_id++, NE_CMD_SLOT_INFO, 1, 0, 0);
 	write_all(fd, &m, sizeof(m));
-	ok(ctl("ping") == 0, "control answers while a reply is delayed");
+	EXPECT_EQ(0, ctl("ping"), "control answers while a reply is delayed");
 	t = now_ms() - t0;
-	ok(t < (slow ? 350ULL : 250ULL), "... at once (%llu ms)",
-	   (unsigned long long)t);
-	is(dev_reply(fd, &r, NULL), next_id - 1, "the delayed reply arrives");
+	EXPECT_LT(t, slow ? 350 : 250, "... at once");
+	EXPECT_EQ(next_id - 1, dev_reply(fd, &r, NULL),
+		  "the delayed reply arrives");
 	t = now_ms() - t0;
-	ok(t >= 400 && t < 2000, "latency: reply after %llu ms",
-	   (unsigned long long)t);
-	ok(ctl("trace") == 0 && strstr(ctl_out, "cmd=SLOT_INFO slot=1 rc=-2 "
-	   "lat_us=4"), "trace shows lat_us of about 400000");
+	EXPECT_TRUE(t >= 400 && t < 2000, "after %llu ms",
+		    (unsigned long long)t);
+	EXPECT_EQ(0, ctl("trace"));
+	EXPECT_SUBSTR(ctl_out, "cmd=SLOT_INFO slot=1 rc=-2 lat_us=4",
+		      "lat_us of about 400000");
+	close(fd);
+}
 
-	/* The device goes away while a reply is pending. */
+TEST_F(daemon, latency, device_gone_with_a_reply_pending)
+{
+	struct cmd_msg m;
+	int fd = dev_open();
+
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, ctl("latency SLOT_INFO 400000"));
 	mkcmd(&m, next_id++, NE_CMD_SLOT_INFO, 1, 0, 0);
 	write_all(fd, &m, sizeof(m));
 	close(fd);
 	usleep(500000);
-	ok(ctl("ping") == 0, "device closed with a reply pending: alive");
-	ctl("reset");
+	EXPECT_EQ(0, ctl("ping"), "alive");
 }
 
-static void test_events(void)
+TEST_F(daemon, events, end_and_event_storm)
 {
 	struct ne_cmd_reply r;
 	uint64_t uid;
 	int fd = dev_open(), i;
 
-	ctl("reset");
+	ASSERT_LE(0, fd);
 	dev_cmd(fd, NE_CMD_SLOT_ALLOC, 0, 0, 0, &r);
 	uid = le64toh(r.slot_uid);
 	dev_cmd(fd, NE_CMD_SLOT_ADD_MEM, uid, 0, 0x200000, NULL);
 	dev_cmd(fd, NE_CMD_SLOT_ADD_VCPU, uid, 1, 0, NULL);
-	dev_cmd(fd, NE_CMD_ENCLAVE_START, uid, 0, 0, NULL);
+	ASSERT_RC(0, dev_cmd(fd, NE_CMD_ENCLAVE_START, uid, 0, 0, NULL));
 	events_seen = 0;
-	ok(ctl("end %llu", (unsigned long long)uid) == 0, "end UID");
+	EXPECT_EQ(0, ctl("end %llu", (unsigned long long)uid), "end UID");
 	dev_cmd(fd, NE_CMD_SLOT_INFO, uid, 0, 0, &r);
-	is(events_seen, 1, "end: one EVENT before the next reply");
-	is(le16toh(r.state), NE_SLOT_STATE_STOPPED, "end: STOPPED");
-	ok(ctl("end %llu", (unsigned long long)uid) == 1,
-	   "end on a stopped slot -> error");
+	EXPECT_EQ(1, events_seen, "one EVENT before the next reply");
+	EXPECT_EQ(NE_SLOT_STATE_STOPPED, le16toh(r.state));
+	EXPECT_EQ(1, ctl("end %llu", (unsigned long long)uid),
+		  "end on a stopped slot: error");
 	events_seen = 0;
-	ok(ctl("event 1000") == 0, "event 1000");
+	EXPECT_EQ(0, ctl("event 1000"));
 	dev_cmd(fd, NE_CMD_SLOT_COUNT, 0, 0, 0, NULL);
-	is(events_seen, 1000, "event storm: 1000 EVENTs");
+	EXPECT_EQ(1000, events_seen, "1000 EVENTs");
 	for (i = 0; i < 3; i++)
-		ok(ctl("event") == 0, "event %d", i);
+		EXPECT_EQ(0, ctl("event"), "event %d", i);
 	close(fd);
 }
 
-static void expect_drop(const void *msg, size_t len, const char *what)
+/* ---- bad frames ---- */
+
+/* The daemon drops a connection that sent msg, and lives on. */
+static void expect_drop(struct th_ctx *_th, const void *msg, size_t len,
+			const char *what)
 {
 	int fd = connect_to(devpath);
 
 	write_all(fd, msg, len);
-	ok(dropped(fd), "device: %s -> connection dropped", what);
+	EXPECT_TRUE(dropped(fd), "%s: connection dropped", what);
 	close(fd);
-	ok(ctl("ping") == 0, "... daemon alive");
+	EXPECT_EQ(0, ctl("ping"), "%s: daemon alive", what);
 }
 
-static void test_bad_frames(void)
+TEST_F(daemon, frames, bad_ones_drop_only_their_connection)
 {
-	struct {
-		struct ne_wire_hdr h;
-		struct ne_wire_hello hello;
-	} hm = { .hello.version = htole32(NE_WIRE_VERSION) };
-	struct cmd_msg m;
+	struct hello_msg hm;
 	struct ne_cmd_reply r;
+	struct cmd_msg m;
 	char garbage[300];
-	int fd, act, i;
+	int act;
 	size_t k;
 
 	act = dev_open();
-	ctl("reset");
+	ASSERT_LE(0, act);
 	dev_cmd(act, NE_CMD_SLOT_ALLOC, 0, 0, 0, NULL);
 	for (k = 0; k < sizeof(garbage); k++)
 		garbage[k] = (char)(k * 37 + 11);
-	expect_drop(garbage, sizeof(garbage), "garbage");
+	expect_drop(_th, garbage, sizeof(garbage), "garbage");
+	mkhello(&hm);
 	hm.h.magic = 0x12345678;
-	expect_drop(&hm, sizeof(hm), "bad magic");
+	expect_drop(_th, &hm, sizeof(hm), "bad magic");
 	hdr(&hm.h, NE_WIRE_HELLO, 0, NE_WIRE_MAX_PAYLOAD + 1);
-	expect_drop(&hm, sizeof(hm), "length 513");
+	expect_drop(_th, &hm, sizeof(hm), "length 513");
 	hdr(&hm.h, NE_WIRE_HELLO, 0, 0xffffffffu);
-	expect_drop(&hm, sizeof(hm), "length 4 GiB");
+	expect_drop(_th, &hm, sizeof(hm), "length 4 GiB");
 	mkcmd(&m, 5, NE_CMD_SLOT_COUNT, 0, 0, 0);
-	expect_drop(&m, sizeof(m), "CMD before HELLO");
+	expect_drop(_th, &m, sizeof(m), "CMD before HELLO");
 	hdr(&hm.h, NE_WIRE_REPLY, 0, sizeof(hm.hello));
-	expect_drop(&hm, sizeof(hm), "REPLY from the device");
+	expect_drop(_th, &hm, sizeof(hm), "REPLY from the device");
 	hdr(&hm.h, NE_WIRE_HELLO, 0, sizeof(hm.hello));
 	hm.h.reserved = 1;
-	expect_drop(&hm, sizeof(hm), "reserved field set");
+	expect_drop(_th, &hm, sizeof(hm), "reserved field set");
 	hm.h.reserved = 0;
 	hm.hello.version = htole32(2);
-	expect_drop(&hm, sizeof(hm), "HELLO version 2");
+	expect_drop(_th, &hm, sizeof(hm), "HELLO version 2");
 
-	ok(dev_cmd(act, NE_CMD_SLOT_COUNT, 0, 0, 0, &r) == 0 &&
-	   le64toh(r.slot_count) == 1,
-	   "the device connection survived the bad ones, slots intact");
+	EXPECT_RC(0, dev_cmd(act, NE_CMD_SLOT_COUNT, 0, 0, 0, &r),
+		  "the device connection survived the bad ones");
+	EXPECT_EQ(1, le64toh(r.slot_count), "slots intact");
 
 	/* Truncated frames, then EOF. */
+	mkhello(&hm);
 	for (k = 1; k < sizeof(hm); k += 7) {
-		fd = connect_to(devpath);
-		hm.hello.version = htole32(NE_WIRE_VERSION);
+		int fd = connect_to(devpath);
+
 		write_all(fd, &hm, k);
 		close(fd);
 	}
-	ok(ctl("ping") == 0, "truncated HELLOs then EOF: daemon alive");
+	EXPECT_EQ(0, ctl("ping"), "truncated HELLOs then EOF: daemon alive");
+	close(act);
+}
 
-	/* Bad CMD after a good HELLO drops only that connection. */
+/* A bad CMD after a good HELLO drops only that connection. */
+TEST_F(daemon, frames, bad_cmd_after_hello_dropped)
+{
+	struct cmd_msg m;
+	int fd;
+
 	fd = dev_open();
+	ASSERT_LE(0, fd);
 	mkcmd(&m, 0, NE_CMD_SLOT_COUNT, 0, 0, 0);
 	write_all(fd, &m, sizeof(m));
-	ok(dropped(fd), "CMD id 0 -> dropped");
+	EXPECT_TRUE(dropped(fd), "CMD id 0");
 	close(fd);
 	fd = dev_open();
+	ASSERT_LE(0, fd);
 	mkcmd(&m, 9, NE_CMD_SLOT_COUNT, 0, 0, 0);
 	m.h.len = htole32(100);
 	write_all(fd, &m, sizeof(m.h) + 100);
-	ok(dropped(fd), "CMD with length 100 -> dropped");
+	EXPECT_TRUE(dropped(fd), "CMD with length 100");
 	close(fd);
-	is(dev_cmd(act, NE_CMD_SLOT_COUNT, 0, 0, 0, &r), -9999,
-	   "a new VM's HELLO replaced the first device connection");
+	EXPECT_EQ(0, ctl("ping"), "daemon alive");
+}
 
-	/* Partial reads: a HELLO and a CMD one byte at a time. */
+/* Partial reads: a HELLO and a CMD a few bytes at a time. */
+TEST_F(daemon, frames, partial_frames_of_a_new_vm)
+{
+	struct hello_msg hm;
+	struct ne_cmd_reply r;
+	struct cmd_msg m;
+	int fd, act;
+	size_t k;
+
+	act = dev_open();
+	ASSERT_LE(0, act);
+	ASSERT_RC(0, dev_cmd(act, NE_CMD_SLOT_ALLOC, 0, 0, 0, NULL));
 	fd = connect_to(devpath);
-	hdr(&hm.h, NE_WIRE_HELLO, 0, sizeof(hm.hello));
+	mkhello(&hm);
 	for (k = 0; k < sizeof(hm); k++) {
 		write_all(fd, (char *)&hm + k, 1);
 		if (k % 5 == 0)
 			usleep(1000);
 	}
-	ok(read_all(fd, &hm, sizeof(hm)) == 0 &&
-	   le16toh(hm.h.type) == NE_WIRE_HELLO, "HELLO byte by byte");
+	EXPECT_EQ(0, read_all(fd, &hm, sizeof(hm)), "HELLO byte by byte");
+	EXPECT_EQ(NE_WIRE_HELLO, le16toh(hm.h.type));
 	mkcmd(&m, 4242, NE_CMD_SLOT_COUNT, 0, 0, 0);
 	for (k = 0; k < sizeof(m); k += 13) {
 		write_all(fd, (char *)&m + k, sizeof(m) - k < 13 ?
 			  sizeof(m) - k : 13);
 		usleep(500);
 	}
-	is(dev_reply(fd, &r, NULL), 4242, "CMD in 13-byte pieces answered");
-	is(le64toh(r.slot_count), 0,
-	   "the new VM started with no slots (previous VM's freed)");
+	EXPECT_EQ(4242, dev_reply(fd, &r, NULL), "CMD in 13-byte pieces");
+	EXPECT_EQ(0, le64toh(r.slot_count),
+		  "the new VM started with no slots (the previous VM's freed)");
+	EXPECT_EQ(-9999, dev_cmd(act, NE_CMD_SLOT_COUNT, 0, 0, 0, &r),
+		  "the new VM's HELLO replaced the first device connection");
+	EXPECT_EQ(0, sh_status("grep -q 'id=4242: seq=' %s && grep -q "
+			       "'freed 1 slot(s) of the previous VM' %s",
+			       logpath, logpath), "log lines carry the message "
+		  "id; the new VM logged with the slots it freed");
 	close(fd);
 	close(act);
-	for (i = 0; i < 20; i++) {
-		fd = connect_to(devpath);
-		close(fd);
-	}
-	ok(ctl("ping") == 0, "20 connect/close: daemon alive");
 }
 
-static void test_control_robust(void)
+TEST_F(daemon, frames, connect_and_close_20_times)
+{
+	int i;
+
+	for (i = 0; i < 20; i++)
+		close(connect_to(devpath));
+	EXPECT_EQ(0, ctl("ping"), "daemon alive");
+}
+
+/* ---- control robustness ---- */
+
+TEST_F(daemon, control, long_line_and_garbage_answered_apart)
 {
 	static char big[1 << 20];
 	char buf[256];
-	int fds[10], fd, i, n;
+	int fd, n;
 
 	fd = connect_to(ctlpath);
 	memset(big, 'x', sizeof(big));
@@ -536,10 +699,16 @@ static void test_control_robust(void)
 			if (buf[n - 1] == '\n')
 				break;
 	}
-	ok(!strncmp(buf, "error line too long", 19) &&
-	   strstr(buf, "\nok\nerror garbage in request\n"),
-	   "1 MiB line -> one error; ping\\r\\n -> ok; garbage -> error");
+	/* 1 MiB line: one error; ping\r\n: ok; garbage: error. */
+	EXPECT_TRUE(!strncmp(buf, "error line too long", 19), "%s", buf);
+	EXPECT_SUBSTR(buf, "\nok\nerror garbage in request\n");
 	close(fd);
+}
+
+TEST_F(daemon, control, ten_clients_at_once)
+{
+	char buf[256];
+	int fds[10], i, n;
 
 	for (i = 0; i < 10; i++)
 		fds[i] = connect_to(ctlpath);
@@ -552,18 +721,30 @@ static void test_control_robust(void)
 			n++;
 		close(fds[i]);
 	}
-	is(n, 10, "10 control clients at once");
+	EXPECT_EQ(10, n, "answered");
+}
 
-	/* A cooked-mode serial port echoes answers: they must not loop. */
+/* A cooked-mode serial port echoes answers: they must not loop. */
+TEST_F(daemon, control, echoed_answer_lines_ignored)
+{
+	char buf[256];
+	int fd, n;
+
 	fd = connect_to(ctlpath);
 	write_all(fd, "ok\r\nerror unknown request 'x'\r\nT seq=1 cmd=X\r\n"
 		  "SLOT uid=1\nR uid=1\nS total=1\nF cmd=X\nW no device\n"
 		  "ping\n", 100);
 	memset(buf, 0, sizeof(buf));
 	n = (int)read(fd, buf, sizeof(buf) - 1);
-	ok(n == 3 && !strcmp(buf, "ok\n"),
-	   "echoed answer lines are ignored, the request is answered");
+	EXPECT_EQ(3, n, "only the request answered");
+	EXPECT_STREQ("ok\n", buf);
 	close(fd);
+}
+
+TEST_F(daemon, control, clients_gone_mid_request)
+{
+	char buf[256];
+	int fd;
 
 	fd = connect_to(ctlpath);
 	write_all(fd, "tra", 3);
@@ -575,13 +756,16 @@ static void test_control_robust(void)
 	write_all(fd, "ping\n", 5);
 	shutdown(fd, SHUT_WR);
 	memset(buf, 0, sizeof(buf));
-	ok(read(fd, buf, sizeof(buf)) == 3 && dropped(fd),
-	   "half-closed client gets its answer, then EOF");
+	EXPECT_EQ(3, read(fd, buf, sizeof(buf)),
+		  "a half-closed client gets its answer");
+	EXPECT_TRUE(dropped(fd), "then EOF");
 	close(fd);
-	ok(ctl("ping") == 0, "clients gone mid-request: daemon alive");
+	EXPECT_EQ(0, ctl("ping"), "daemon alive");
 }
 
-static void test_storm(void)
+/* ---- load ---- */
+
+TEST_F(daemon, load, storm_of_10000_commands_in_order)
 {
 	enum { N = 10000 };
 	struct cmd_msg *m = calloc(N, sizeof(*m));
@@ -590,7 +774,8 @@ static void test_storm(void)
 	uint32_t first = next_id;
 	uint64_t t0;
 
-	ctl("reset");
+	ASSERT_TRUE(m);
+	ASSERT_LE(0, fd);
 	for (int i = 0; i < N; i++) {
 		static const uint32_t types[] = {
 			NE_CMD_SLOT_COUNT, NE_CMD_SLOT_INFO, NE_CMD_NEXT_SLOT,
@@ -628,25 +813,27 @@ static void test_storm(void)
 			got++;
 		}
 	}
-	ok(got == N && !bad, "storm: %d of %d replies, in order (%d bad)",
-	   got, N, bad);
-	printf("# storm: %d commands in %llu ms\n", N,
+	EXPECT_EQ(N, got, "replies");
+	EXPECT_EQ(0, bad, "replies out of order");
+	TH_LOG("storm: %d commands in %llu ms", N,
 	       (unsigned long long)(now_ms() - t0));
-	ok(ctl("stats") == 0 && strstr(ctl_out, "S total=10000\n") &&
-	   strstr(ctl_out, "S cmd=UNKNOWN count=2000\n"), "storm: stats");
-	ok(ctl("trace") == 0 && strlen(ctl_out) > 10000 * 40,
-	   "storm: 10000 trace lines");
+	EXPECT_EQ(0, ctl("stats"));
+	EXPECT_SUBSTR(ctl_out, "S total=10000\n");
+	EXPECT_SUBSTR(ctl_out, "S cmd=UNKNOWN count=2000\n");
+	EXPECT_EQ(0, ctl("trace"));
+	EXPECT_GT(strlen(ctl_out), 10000 * 40, "10000 trace lines");
 	free(m);
 	close(fd);
 }
 
 /* Well-framed CMDs with random types and windows: every one answered. */
-static void test_fuzz_cmds(void)
+TEST_F(daemon, load, random_cmds_all_answered)
 {
 	struct ne_cmd_reply r;
 	struct cmd_msg m;
 	int fd = dev_open(), i, j, bad = 0;
 
+	ASSERT_LE(0, fd);
 	srand(7);
 	for (i = 0; i < 2000; i++) {
 		mkcmd(&m, next_id++, (uint32_t)(rand() % 16), 0, 0, 0);
@@ -660,109 +847,48 @@ static void test_fuzz_cmds(void)
 		    dev_reply(fd, &r, NULL) != (int)(next_id - 1))
 			bad++;
 	}
-	is(bad, 0, "2000 random CMDs over the socket: all answered");
+	EXPECT_EQ(0, bad, "2000 random CMDs over the socket: unanswered");
 	close(fd);
-	ok(ctl("ping") == 0 && ctl("slots") == 0, "... daemon alive");
-	ctl("reset");
+	EXPECT_EQ(0, ctl("ping"), "daemon alive");
+	EXPECT_EQ(0, ctl("slots"));
 }
 
-static void test_cli(void)
+/* ---- ne-emu-ctl ---- */
+
+TEST_F(daemon, cli, exit_status_and_data_lines)
 {
-	char cmd[512];
-
-	snprintf(cmd, sizeof(cmd), "%s/ne-emu-ctl --socket %s ping", build,
-		 ctlpath);
-	is(WEXITSTATUS(system(cmd)), 0, "ne-emu-ctl ping -> 0");
-	snprintf(cmd, sizeof(cmd), "%s/ne-emu-ctl --socket %s bogus 2>/dev/null",
-		 build, ctlpath);
-	is(WEXITSTATUS(system(cmd)), 1, "ne-emu-ctl bogus -> 1");
-	snprintf(cmd, sizeof(cmd), "%s/ne-emu-ctl --socket %s/none ping "
-		 "2>/dev/null", build, dir);
-	is(WEXITSTATUS(system(cmd)), 2, "ne-emu-ctl, no daemon -> 2");
-	snprintf(cmd, sizeof(cmd), "%s/ne-emu-ctl --socket %s fault rc "
-		 "SLOT_INFO -5 3 && %s/ne-emu-ctl --socket %s fault list | "
-		 "grep -qx 'F cmd=SLOT_INFO kind=rc rc=-5 count=3'", build,
-		 ctlpath, build, ctlpath);
-	is(WEXITSTATUS(system(cmd)), 0, "ne-emu-ctl joins arguments, prints "
-	   "data lines without the final ok");
-}
-
-/* Exit status of the daemon started with these arguments only. */
-static int run_status(const char *args)
-{
-	char cmd[1024];
-	int st;
-
-	snprintf(cmd, sizeof(cmd), "%s/ne-emulator %s 2>/dev/null", build,
-		 args);
-	st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void test_options(void)
-{
-	struct ne_cmd_reply r;
-	char args[512];
-	uint64_t t0;
-	int fd, status;
-
-	is(run_status("--bogus"), 2, "option: unknown -> 2");
-	is(run_status("--device-socket /tmp/x"), 2, "option: no control -> 2");
-	snprintf(args, sizeof(args), "--device-socket %s --control-socket %s",
-		 devpath, devpath);
-	is(run_status(args), 2, "option: same path twice -> 2");
-	snprintf(args, sizeof(args), "--device-socket %s --control-socket %s "
-		 "--mem-regions 0", devpath, ctlpath);
-	is(run_status(args), 2, "option: --mem-regions 0 -> 2");
-	snprintf(args, sizeof(args), "--device-socket %s --control-socket %s "
-		 "--latency-us -1", devpath, ctlpath);
-	is(run_status(args), 2, "option: --latency-us -1 -> 2");
-	snprintf(args, sizeof(args), "--device-socket %s/no/such/dir/d.sock "
-		 "--control-socket %s", dir, ctlpath);
-	is(run_status(args), 1, "option: socket cannot be created -> 1");
-	is(run_status("--help >/dev/null"), 0, "option: --help -> 0");
-
-	if (!ok(start_daemon("--mem-regions 5 --max-slots 2 --latency-us "
-			     "200000") == 0, "daemon with options starts"))
-		return;
-	fd = dev_open();
-	t0 = now_ms();
-	is(dev_cmd(fd, NE_CMD_SLOT_ALLOC, 0, 0, 0, &r), 0, "SLOT_ALLOC");
-	ok(now_ms() - t0 >= 200, "--latency-us 200000 delays replies");
-	is(le64toh(r.mem_regions), 5, "--mem-regions 5 in SLOT_ALLOC");
-	ok(ctl("set mem-regions 9") == 0 && ctl("reset") == 0, "reset");
-	is(dev_cmd(fd, NE_CMD_SLOT_ALLOC, 0, 0, 0, &r), 0, "SLOT_ALLOC");
-	is(le64toh(r.mem_regions), 5, "reset restores --mem-regions");
-	ok(ctl("latency all 0") == 0, "latency all 0");
-	dev_cmd(fd, NE_CMD_SLOT_ALLOC, 0, 0, 0, NULL);
-	is(dev_cmd(fd, NE_CMD_SLOT_ALLOC, 0, 0, 0, NULL), -ENOSPC,
-	   "--max-slots 2: third slot -> -ENOSPC");
-	close(fd);
-	status = stop_daemon();
-	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	   "second daemon: clean exit");
+	EXPECT_EQ(0, sh_status("%s/ne-emu-ctl --socket %s ping", build,
+			       ctlpath));
+	EXPECT_EQ(1, sh_status("%s/ne-emu-ctl --socket %s bogus 2>/dev/null",
+			       build, ctlpath));
+	EXPECT_EQ(2, sh_status("%s/ne-emu-ctl --socket %s/none ping "
+			       "2>/dev/null", build, dir), "no daemon");
+	EXPECT_EQ(0, sh_status("%s/ne-emu-ctl --socket %s fault rc SLOT_INFO "
+			       "-5 3 && %s/ne-emu-ctl --socket %s fault list | "
+			       "grep -qx 'F cmd=SLOT_INFO kind=rc rc=-5 count=3'",
+			       build, ctlpath, build, ctlpath),
+		  "arguments joined, data lines printed without the final ok");
 }
 
 /*
  * ne-emu-ctl on a serial port, as in a guest: a pty stands in for
  * /dev/ttyS1 and a child relays its master side to the control socket.
  */
-static void test_cli_tty(void)
+TEST_F(daemon, cli, over_a_serial_port)
 {
-	char cmd[1024], *name;
-	int master, slave, st;
+	char *name;
+	int master, slave;
 	pid_t bridge;
 
 	master = posix_openpt(O_RDWR | O_NOCTTY);
-	name = master < 0 || grantpt(master) || unlockpt(master) ? NULL :
-	       ptsname(master);
-	if (!name) {
-		ok(0, "pty for the serial test");
-		return;
-	}
+	ASSERT_LE(0, master);
+	ASSERT_TRUE(!grantpt(master) && !unlockpt(master));
+	name = ptsname(master);
+	ASSERT_TRUE(name);
 	/* Held open so the master never sees a hangup between clients. */
 	slave = open(name, O_RDWR | O_NOCTTY);
 	bridge = fork();
+	ASSERT_LE(0, bridge);
 	if (!bridge) {
 		int sock = connect_to(ctlpath);
 		char buf[4096];
@@ -789,23 +915,17 @@ static void test_cli_tty(void)
 		}
 	}
 	/* Stale bytes waiting in the port must not be taken as the answer. */
-	if (write(master, "ok\nstale\n", 9) != 9)
-		ok(0, "stale bytes");
+	EXPECT_EQ(9, write(master, "ok\nstale\n", 9), "stale bytes");
 	usleep(100000);
-	snprintf(cmd, sizeof(cmd), "%s/ne-emu-ctl --socket %s fault list "
-		 ">%s/tty.out && %s/ne-emu-ctl --socket %s fault rc SLOT_FREE "
-		 "-7 && %s/ne-emu-ctl --socket %s fault list >%s/tty.out && "
-		 "grep -qx 'F cmd=SLOT_FREE kind=rc rc=-7 count=1' %s/tty.out",
-		 build, name, dir, build, name, build, name, dir, dir);
-	st = system(cmd);
-	is(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0,
-	   "ne-emu-ctl over a serial port (pty): raw mode, stale input "
-	   "dropped, answers read");
-	snprintf(cmd, sizeof(cmd), "NE_EMU_CTL=%s %s/ne-emu-ctl bogus "
-		 "2>/dev/null", name, build);
-	st = system(cmd);
-	is(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 1,
-	   "ne-emu-ctl, path from NE_EMU_CTL, error -> 1");
+	EXPECT_EQ(0, sh_status("%s/ne-emu-ctl --socket %s fault list "
+			       ">%s/tty.out && %s/ne-emu-ctl --socket %s fault rc "
+			       "SLOT_FREE -7 && %s/ne-emu-ctl --socket %s fault "
+			       "list >%s/tty.out && grep -qx 'F cmd=SLOT_FREE "
+			       "kind=rc rc=-7 count=1' %s/tty.out", build, name,
+			       dir, build, name, build, name, dir, dir),
+		  "raw mode, stale input dropped, answers read");
+	EXPECT_EQ(1, sh_status("NE_EMU_CTL=%s %s/ne-emu-ctl bogus 2>/dev/null",
+			       name, build), "the path from NE_EMU_CTL, an error");
 	ctl("fault clear");
 	kill(bridge, SIGKILL);
 	waitpid(bridge, NULL, 0);
@@ -813,58 +933,59 @@ static void test_cli_tty(void)
 	close(master);
 }
 
-int main(void)
-{
-	struct stat st;
-	int status;
+/* ---- options ---- */
 
+/* The daemon with these arguments only, its complaints not shown. */
+#define EMU "%s/ne-emulator "
+#define QUIET " 2>/dev/null"
+
+TEST_F(nodaemon, options, bad_ones_refused)
+{
+	EXPECT_EQ(2, sh_status(EMU "--bogus" QUIET, build), "unknown");
+	EXPECT_EQ(2, sh_status(EMU "--device-socket /tmp/x" QUIET, build),
+		  "no control socket");
+	EXPECT_EQ(2, sh_status(EMU "--device-socket %s --control-socket %s"
+			       QUIET, build, devpath, devpath),
+		  "the same path twice");
+	EXPECT_EQ(2, sh_status(EMU "--device-socket %s --control-socket %s "
+			       "--mem-regions 0" QUIET, build, devpath, ctlpath));
+	EXPECT_EQ(2, sh_status(EMU "--device-socket %s --control-socket %s "
+			       "--latency-us -1" QUIET, build, devpath, ctlpath));
+	EXPECT_EQ(1, sh_status(EMU "--device-socket %s/no/such/dir/d.sock "
+			       "--control-socket %s" QUIET, build, dir, ctlpath),
+		  "a socket that cannot be created");
+	EXPECT_EQ(0, sh_status(EMU "--help >/dev/null" QUIET, build), "--help");
+}
+
+TEST_F(nodaemon, options, applied_and_kept_over_reset)
+{
+	struct ne_cmd_reply r;
+	uint64_t t0;
+	int fd;
+
+	ASSERT_EQ(0, start_daemon("--mem-regions 5 --max-slots 2 "
+				  "--latency-us 200000"), "the daemon starts");
+	fd = dev_open();
+	ASSERT_LE(0, fd);
+	t0 = now_ms();
+	EXPECT_RC(0, dev_cmd(fd, NE_CMD_SLOT_ALLOC, 0, 0, 0, &r));
+	EXPECT_GE(now_ms() - t0, 200, "--latency-us 200000 delays replies");
+	EXPECT_EQ(5, le64toh(r.mem_regions), "--mem-regions 5 in SLOT_ALLOC");
+	EXPECT_EQ(0, ctl("set mem-regions 9"));
+	EXPECT_EQ(0, ctl("reset"));
+	EXPECT_RC(0, dev_cmd(fd, NE_CMD_SLOT_ALLOC, 0, 0, 0, &r));
+	EXPECT_EQ(5, le64toh(r.mem_regions), "reset restores --mem-regions");
+	EXPECT_EQ(0, ctl("latency all 0"));
+	dev_cmd(fd, NE_CMD_SLOT_ALLOC, 0, 0, 0, NULL);
+	EXPECT_RC(-ENOSPC, dev_cmd(fd, NE_CMD_SLOT_ALLOC, 0, 0, 0, NULL),
+		  "--max-slots 2: a third slot");
+	close(fd);
+}
+
+int main(int argc, char **argv)
+{
 	build = getenv("NE_BUILD") ? getenv("NE_BUILD") : "../build/emulator";
 	slow = getenv("NE_EMU_SLOW") || getenv("NE_EMU_WRAP");
 	signal(SIGPIPE, SIG_IGN);
-	snprintf(dir, sizeof(dir), "/tmp/ne-emu-test.XXXXXX");
-	if (!mkdtemp(dir))
-		return 2;
-	snprintf(devpath, sizeof(devpath), "%s/dev.sock", dir);
-	snprintf(ctlpath, sizeof(ctlpath), "%s/ctl.sock", dir);
-	snprintf(logpath, sizeof(logpath), "%s/emu.log", dir);
-	snprintf(pidpath, sizeof(pidpath), "%s/emu.pid", dir);
-
-	if (!ok(start_daemon("") == 0, "daemon starts and answers ping")) {
-		stop_daemon();
-		return tap_done();
-	}
-	ok(stat(pidpath, &st) == 0, "pidfile written");
-	test_lifecycle();
-	test_faults_latency();
-	test_events();
-	test_bad_frames();
-	test_control_robust();
-	test_storm();
-	test_fuzz_cmds();
-	test_cli();
-	test_cli_tty();
-
-	status = stop_daemon();
-	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	   "SIGTERM: clean exit, status 0 (valgrind: no leak or error)");
-	if (!WIFEXITED(status) || WEXITSTATUS(status))
-		printf("# status 0x%x; log: %s\n", status, logpath);
-	ok(stat(devpath, &st) && stat(ctlpath, &st) && stat(pidpath, &st),
-	   "sockets and pidfile removed on exit");
-	test_options();
-	{
-		char cmd[1024];
-
-		snprintf(cmd, sizeof(cmd), "grep -q 'id=4242: seq=' %s && "
-			 "grep -q 'freed 1 slot(s) of the previous VM' %s",
-			 logpath, logpath);
-		is(WEXITSTATUS(system(cmd)), 0, "log lines carry the message "
-		   "id; new VM logged with the slots it freed");
-		if (tap_failed == 0) {
-			snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-			if (system(cmd))
-				printf("# cannot remove %s\n", dir);
-		}
-	}
-	return tap_done();
+	return th_main(argc, argv);
 }

@@ -12,8 +12,9 @@
  *
  * After the calls: chaos off, faults and latency cleared, workers gone,
  * the quarantine drained, then the invariants (no device slot, hugepages,
- * pool, offline CPUs, ne_cpus, kernel log) printed as TAP-ish lines and a
- * last line "N passed, M failed". Exit 0 only when all hold.
+ * pool, offline CPUs, ne_cpus, kernel log) printed as sequential TAP
+ * points of the project's harness (th_tap_*), then the plan and the line
+ * "N passed, N failed, N skipped". Exit 0 only when all hold.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,7 +23,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1004,24 +1004,6 @@ static void *kmsg_thread(void *arg)
 
 /* ---- invariants ---- */
 
-static int tap_n, tap_fail;
-
-static void tap(int ok, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void tap(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s %d - ", ok ? "ok" : "not ok", ++tap_n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!ok)
-		tap_fail++;
-}
-
 static const char *errname(int e)
 {
 	static const char *const ne[] = {
@@ -1286,10 +1268,10 @@ int main(int argc, char **argv)
 		printf("# time limit of %d s reached before -n %" PRIu64 "\n",
 		       time_limit_s, ncalls);
 
-	tap(total > 0 && !unexpected_deaths,
-	    "fuzz: %" PRIu64 " calls, %.1f s, %.0f calls/s, seed %" PRIu64 "%s%s",
-	    total, secs, secs > 0 ? total / secs : 0.0, seed,
-	    unexpected_deaths ? ": " : "", unexpected_deaths ? death_note : "");
+	th_tap_point(total > 0 && !unexpected_deaths,
+		     "fuzz: %" PRIu64 " calls, %.1f s, %.0f calls/s, seed %" PRIu64 "%s%s",
+		     total, secs, secs > 0 ? total / secs : 0.0, seed,
+		     unexpected_deaths ? ": " : "", unexpected_deaths ? death_note : "");
 
 	/* The quarantine must drain once the device behaves. */
 	t0 = now_ms();
@@ -1300,8 +1282,8 @@ int main(int argc, char **argv)
 
 		if (q.n)
 			read_line(NE_QUARANTINE_PATH, qtext, sizeof(qtext));
-		tap(q.n == 0, "quarantine drained (%d left after %.1f s)%s%s",
-		    q.n, (now_ms() - t0) / 1000.0, q.n ? ": " : "", qtext);
+		th_tap_point(q.n == 0, "quarantine drained (%d left after %.1f s)%s%s",
+			     q.n, (now_ms() - t0) / 1000.0, q.n ? ": " : "", qtext);
 	}
 	(void)left;
 
@@ -1341,51 +1323,51 @@ int main(int argc, char **argv)
 			snprintf(extra + l, sizeof(extra) - l, " uid=%" PRIu64 ":%s",
 				 slots->slot[i].uid, slots->slot[i].state);
 		}
-		tap(unknown == 0 && slots->nslots == 0,
-		    "emulator holds no slot (%d slots, %d not quarantined)%s",
-		    slots->nslots, unknown, extra);
+		th_tap_point(unknown == 0 && slots->nslots == 0,
+			     "emulator holds no slot (%d slots, %d not quarantined)%s",
+			     slots->nslots, unknown, extra);
 		for (int i = 0; i < slots->nslots && i < 8; i++)
 			printf("#   slot uid=%" PRIu64 " state=%s mem_size=0x%" PRIx64
 			       " regions=%d vcpus=%s\n", slots->slot[i].uid,
 			       slots->slot[i].state, slots->slot[i].mem_size,
 			       slots->slot[i].regions, slots->slot[i].vcpus);
 	} else {
-		tap(!emu_available(), "emulator slots readable");
+		th_tap_point(!emu_available(), "emulator slots readable");
 	}
 
 	hp_free1 = hp_read(SHIFT_2M, "free_hugepages");
-	tap(hp_free1 == hp_free0, "free 2 MiB hugepages back to %ld (now %ld)",
-	    hp_free0, hp_free1);
+	th_tap_point(hp_free1 == hp_free0, "free 2 MiB hugepages back to %ld (now %ld)",
+		     hp_free0, hp_free1);
 
 	dev = ne_dev_open();
 	avail = dev >= 0 ? pool_avail_cpus(dev) : dev;
 	if (dev >= 0)
 		close(dev);
-	tap(avail == POOL_NCPUS, "pool hands out all %d CPUs (got %d)",
-	    POOL_NCPUS, avail);
+	th_tap_point(avail == POOL_NCPUS, "pool hands out all %d CPUs (got %d)",
+		     POOL_NCPUS, avail);
 
 	read_line(OFFLINE_PATH, offline1, sizeof(offline1));
-	tap(!strcmp(offline0, offline1), "offline CPUs as at start (%s, now %s)",
-	    offline0, offline1);
+	th_tap_point(!strcmp(offline0, offline1), "offline CPUs as at start (%s, now %s)",
+		     offline0, offline1);
 
 	buf[0] = 0;
 	pool_read(buf, sizeof(buf));
-	tap(!strcmp(buf, POOL_HOME), "ne_cpus reads %s (\"%s\")", POOL_HOME, buf);
+	th_tap_point(!strcmp(buf, POOL_HOME), "ne_cpus reads %s (\"%s\")", POOL_HOME, buf);
 
 	/* After the pool check: its enclave must be gone too. */
 	quarantine_read(&q);
 	if (slots && emu_available() && emu_slots(slots) == 0)
-		tap(q.n == 0 && slots->nslots == 0,
-		    "nothing held after the pool check (quarantine %d, slots %d)",
-		    q.n, slots->nslots);
+		th_tap_point(q.n == 0 && slots->nslots == 0,
+			     "nothing held after the pool check (quarantine %d, slots %d)",
+			     q.n, slots->nslots);
 
 	kmsg_stop = 1;
 	pthread_join(kmsg_tid, NULL);
 	kmsg_scan();
 	for (int i = 0; i < kmsg_bad && i < 8; i++)
 		printf("#   kernel: %s\n", kmsg_first[i]);
-	tap(kmsg_bad == 0, "kernel log clean (%d bad lines%s)", kmsg_bad,
-	    kmsg_lost ? ", some records overwritten before read" : "");
+	th_tap_point(kmsg_bad == 0, "kernel log clean (%d bad lines%s)", kmsg_bad,
+		     kmsg_lost ? ", some records overwritten before read" : "");
 
 	if (old_timeout[0])
 		sysfs_write(CMD_TIMEOUT_PATH, old_timeout);
@@ -1396,13 +1378,11 @@ int main(int argc, char **argv)
 			*tab = 0;
 		sysfs_write(PRINTK_PATH, old_printk);
 	}
-	printf("1..%d\n", tap_n);
-	if (tap_fail)
+	if (th_tap_failed())
 		printf("# FAILED: seed %" PRIu64 "; replay with: ne-fuzz -s %" PRIu64
 		       " -n %" PRIu64 " -p %d -j %d -k %d -T %d%s%s\n", seed, seed,
 		       ncalls, nprocs, nthreads, kill_ms, cmd_timeout,
 		       chaos_on ? "" : " -C", lying_enoent ? " -E" : "");
-	printf("%d passed, %d failed\n", tap_n - tap_fail, tap_fail);
 	free(slots);
-	return tap_fail ? 1 : 0;
+	return th_tap_end();
 }

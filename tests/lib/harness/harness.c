@@ -150,6 +150,68 @@ const char *th_errname(long v)
 	return b;
 }
 
+/*
+ * The one TAP result printer: "ok N <what>" or "not ok N <what>", and for a
+ * skip " # SKIP <reason>". Tests are named by their id; sequential points by
+ * a description, after "- " since it may begin with a number.
+ */
+static void tap_vline(int ok, int n, const char *sep, const char *skip,
+		      const char *fmt, va_list ap)
+{
+	printf("%sok %d %s", ok ? "" : "not ", n, sep);
+	vprintf(fmt, ap);
+	if (skip)
+		printf(" # SKIP %s", skip);
+	putchar('\n');
+	fflush(stdout);
+}
+
+static void tap_line(int ok, int n, const char *skip, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	tap_vline(ok, n, "", skip, fmt, ap);
+	va_end(ap);
+}
+
+/* The project's summary line, always the last line of the output. */
+static void summary_line(int pass, int fail, int skip)
+{
+	th_log("%d passed, %d failed, %d skipped", pass, fail, skip);
+}
+
+static int seq_n, seq_failed;
+
+void th_tap_begin(void)
+{
+	th_log("TAP version 13");
+}
+
+int th_tap_point(int cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!cond)
+		seq_failed++;
+	va_start(ap, fmt);
+	tap_vline(cond, ++seq_n, "- ", NULL, fmt, ap);
+	va_end(ap);
+	return cond;
+}
+
+int th_tap_failed(void)
+{
+	return seq_failed;
+}
+
+int th_tap_end(void)
+{
+	th_log("1..%d", seq_n);
+	summary_line(seq_n - seq_failed, seq_failed, 0);
+	return seq_failed ? 1 : 0;
+}
+
 /* One runnable instance: a test, possibly bound to one fixture variant. */
 struct th_inst {
 	struct th_test *t;
@@ -324,7 +386,8 @@ static int run_all(struct th_inst *insts, int n, double scale)
 	if (shared == MAP_FAILED)
 		return 2;
 
-	printf("TAP version 13\n1..%d\n", n);
+	th_tap_begin();
+	th_log("1..%d", n);
 	th_log("# Starting %d tests", n);
 	for (int i = 0; i < n; i++) {
 		double t0 = now_s();
@@ -338,24 +401,24 @@ static int run_all(struct th_inst *insts, int n, double scale)
 			pass++;
 			th_log("#            OK  %s (%.2f s)", insts[i].name,
 			       now_s() - t0);
-			th_log("ok %d %s", i + 1, insts[i].name);
+			tap_line(1, i + 1, NULL, "%s", insts[i].name);
 		} else if (rc == TH_EXIT_SKIP) {
 			skip++;
 			th_log("#          SKIP  %s", insts[i].name);
-			th_log("ok %d %s # SKIP %s", i + 1, insts[i].name,
-			       shared->skip_reason[0] ? shared->skip_reason :
-			       "(no reason given)");
+			tap_line(1, i + 1, shared->skip_reason[0] ?
+				 shared->skip_reason : "(no reason given)",
+				 "%s", insts[i].name);
 		} else {
 			fail++;
 			th_log("#          FAIL  %s (%.2f s)", insts[i].name,
 			       now_s() - t0);
-			th_log("not ok %d %s", i + 1, insts[i].name);
+			tap_line(0, i + 1, NULL, "%s", insts[i].name);
 		}
 	}
 	th_log("# PASSED: %d / %d tests passed.", pass + skip, n);
 	th_log("# Totals: pass:%d fail:%d xfail:0 xpass:0 skip:%d error:0",
 	       pass, fail, skip);
-	th_log("%d passed, %d failed, %d skipped", pass, fail, skip);
+	summary_line(pass, fail, skip);
 	munmap(shared, sizeof(*shared));
 	shared = NULL;
 	return fail ? 1 : 0;

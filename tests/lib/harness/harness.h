@@ -21,6 +21,16 @@
  * Every test runs in its own forked child (its own process group) with a
  * timeout. ASSERT_* stops the test (teardown still runs), EXPECT_* records a
  * failure and continues; both accept an optional printf-style message.
+ *
+ * A program that is one flow whose steps depend on each other (the VM
+ * guest's ne-flow, the fuzzer's checks after its run) is not a set of
+ * tests: it reports numbered points in the order it reaches them, in its
+ * own process, through the same printer:
+ *
+ *	th_tap_begin();                     -> "TAP version 13"
+ *	th_tap_point(cond, "fmt", ...);     -> "ok N - ..." / "not ok N - ..."
+ *	TH_LOG("fmt", ...);                 -> "# ..." diagnostics
+ *	return th_tap_end();                -> plan, summary line, exit status
  */
 #ifndef NE_HARNESS_H
 #define NE_HARNESS_H
@@ -75,6 +85,13 @@ void th_register_variant(struct th_fixture *f, struct th_variant *v);
 void th_set_after_each(void (*fn)(void));
 
 int th_main(int argc, char **argv);
+
+/* Sequential points (see above); th_tap_point returns cond. */
+void th_tap_begin(void);
+int th_tap_point(int cond, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int th_tap_failed(void);	/* points that failed so far */
+int th_tap_end(void);		/* 0 when none failed, else 1 */
 
 /* Failure and skip reporting, used by the macros. */
 void th_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Harness self-test: every known outcome of selftest.c must be reported as
-# such. Usage: selftest.sh PATH-TO-th-selftest
+# Harness self-test: every known outcome of selftest.c, and seqtest.c's
+# sequential points, must be reported as such.
+# Usage: selftest.sh PATH-TO-th-selftest PATH-TO-th-seqtest
 # Last line "N passed, N failed, N skipped"; non-zero exit on any failure.
 set -u
 bin=$1
+seq=$2
 . "$(dirname "$0")/../summary.sh"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
@@ -57,4 +59,14 @@ out=$dir/glob
 check "-t/-T globs" line '1..1'
 "$bin" -t nosuchtest > /dev/null 2>&1; rc=$?
 check "unknown -t is an error" test "$rc" -eq 2
+out=$dir/seq
+"$seq" > "$out"; rc=$?
+check "points: non-zero exit when one fails" test "$rc" -eq 1
+check "points: TAP header first" test "$(head -n1 "$out")" = 'TAP version 13'
+check "points: a pass" line 'ok 1 - first step'
+check "points: a failure" line 'not ok 2 - second step, 2'
+check "points: diagnostics" line '# why the second step failed'
+check "points: failures counted" line 'ok 3 - 32 regions'
+check "points: plan" line '1..3'
+check "points: last line is the summary" last '2 passed, 1 failed, 0 skipped'
 ne_sum_end

@@ -4,7 +4,9 @@
  * and the emulated device, checked from both ends: the ioctl results here,
  * the emulator's slot table and command trace over its control port.
  * Part 2 injects a SLOT_ALLOC failure and expects its rc as CREATE_VM errno.
- * Prints TAP 13; exit status 0 only when every test passed.
+ * One flow whose steps depend on each other: it reports them as sequential
+ * TAP points of the project's harness (th_tap_*, tests/lib/harness), last
+ * line "N passed, N failed, N skipped"; exit status 0 only when all passed.
  */
 
 #define _GNU_SOURCE
@@ -24,7 +26,7 @@
 #include <linux/nitro_enclaves.h>
 
 #include "../../../emulator/ctlclient.h"
-#include "tap.h"
+#include "harness.h"
 #include "trace.h"
 
 #ifndef MAP_HUGE_2MB
@@ -37,8 +39,6 @@
 #define NE_PARAMS "/sys/module/nitro_enclaves/parameters/"
 #define NE_CPUS NE_PARAMS "ne_cpus"
 #define MAX_VCPUS 64
-
-int tap_n, tap_failed;
 
 static struct {
 	unsigned int mem_mib;
@@ -88,10 +88,10 @@ static int ctl_run(const char *cmd, struct emuctl_lines *r)
 				r ? emuctl_collect : NULL, r);
 
 	if (rc == 1)
-		tap_diag("control '%s': %s", cmd, ctl.err);
+		TH_LOG("control '%s': %s", cmd, ctl.err);
 	else if (rc)
-		tap_diag("control '%s': %s", cmd,
-			 rc == -ETIMEDOUT ? "no answer" : strerror(-rc));
+		TH_LOG("control '%s': %s", cmd,
+		       rc == -ETIMEDOUT ? "no answer" : strerror(-rc));
 	if (rc && r)
 		emuctl_lines_free(r);
 	return rc ? -1 : 0;
@@ -182,14 +182,14 @@ static int set_pool(int *threads)
 
 	t = threads_per_core(opt.pool);
 	rc = write_file(NE_CPUS, opt.pool);
-	if (!tap_ok(rc == 0, "ne_cpus accepts %s", opt.pool)) {
-		tap_diag("write: %s", strerror(-rc));
+	if (!th_tap_point(rc == 0, "ne_cpus accepts %s", opt.pool)) {
+		TH_LOG("write: %s", strerror(-rc));
 		return -1;
 	}
 	read_file(NE_CPUS, back, sizeof(back));
-	tap_ok(!strcmp(back, opt.pool) && cpu_online(atoi(opt.pool)) == 0,
-	       "ne_cpus reads back '%s' and CPU %d is offline", back,
-	       atoi(opt.pool));
+	th_tap_point(!strcmp(back, opt.pool) && cpu_online(atoi(opt.pool)) == 0,
+		     "ne_cpus reads back '%s' and CPU %d is offline", back,
+		     atoi(opt.pool));
 	*threads = t > 0 ? t : cpulist_count(opt.pool);
 	return 0;
 }
@@ -234,7 +234,7 @@ static int get_trace(struct trace_ent **out)
 		return -1;
 	}
 	for (i = 0; i < r.n; i++) {
-		tap_diag("  %s", r.line[i]);
+		TH_LOG("  %s", r.line[i]);
 		if (!trace_parse(r.line[i], &v[n]))
 			n++;
 	}
@@ -264,7 +264,7 @@ static void check_flow_trace(const struct flow *f)
 
 	n = get_trace(&t);
 	if (n < 0) {
-		tap_ok(0, "emulator trace readable");
+		th_tap_point(0, "emulator trace readable");
 		return;
 	}
 #define EXPECT(cond, ...) do { if (good && !(cond)) { good = 0; \
@@ -320,9 +320,9 @@ static void check_flow_trace(const struct flow *f)
 	EXPECT(i == n, "%d unexpected trailing command(s), first %s", n - i,
 	       i < n ? t[i].cmd : "");
 #undef EXPECT
-	if (!tap_ok(good, "trace: SLOT_ALLOC, SLOT_ADD_MEM x%d, SLOT_ADD_VCPU x%d, "
-		    "ENCLAVE_START, SLOT_INFO, SLOT_FREE", k, v))
-		tap_diag("%s", why);
+	if (!th_tap_point(good, "trace: SLOT_ALLOC, SLOT_ADD_MEM x%d, SLOT_ADD_VCPU x%d, "
+			  "ENCLAVE_START, SLOT_INFO, SLOT_FREE", k, v))
+		TH_LOG("%s", why);
 	free(t);
 }
 
@@ -342,23 +342,23 @@ static int add_memory(struct flow *f)
 			       MAP_HUGE_2MB, -1, 0);
 
 		if (p == MAP_FAILED) {
-			tap_ok(0, "%d regions of 2 MiB added", f->nregions);
-			tap_diag("mmap of hugepage %d: %s (hugepages reserved?)",
-				 i, strerror(errno));
+			th_tap_point(0, "%d regions of 2 MiB added", f->nregions);
+			TH_LOG("mmap of hugepage %d: %s (hugepages reserved?)",
+			       i, strerror(errno));
 			return -1;
 		}
 		f->regions[i] = p;
 		memset(p, 0x5a, 4096);
 		r.userspace_addr = (uintptr_t)p;
 		if (ioctl(f->fd, NE_SET_USER_MEMORY_REGION, &r)) {
-			tap_ok(0, "%d regions of 2 MiB added", f->nregions);
-			tap_diag("region %d: errno %d (%s)", i, errno,
-				 strerror(errno));
+			th_tap_point(0, "%d regions of 2 MiB added", f->nregions);
+			TH_LOG("region %d: errno %d (%s)", i, errno,
+			       strerror(errno));
 			return -1;
 		}
 	}
-	return tap_ok(1, "%d regions of 2 MiB added (%u MiB)", f->nregions,
-		      opt.mem_mib) ? 0 : -1;
+	return th_tap_point(1, "%d regions of 2 MiB added (%u MiB)", f->nregions,
+			    opt.mem_mib) ? 0 : -1;
 }
 
 static int add_vcpus(struct flow *f)
@@ -369,24 +369,24 @@ static int add_vcpus(struct flow *f)
 	for (i = 0; i < f->threads && i < MAX_VCPUS; i++) {
 		id = 0;
 		if (ioctl(f->fd, NE_ADD_VCPU, &id)) {
-			tap_ok(0, "ADD_VCPU 0 x%d fills the core", f->threads);
-			tap_diag("vCPU %d: errno %d", i, errno);
+			th_tap_point(0, "ADD_VCPU 0 x%d fills the core", f->threads);
+			TH_LOG("vCPU %d: errno %d", i, errno);
 			return -1;
 		}
 		f->vcpus[f->nvcpus++] = id;
 	}
 	for (i = 1; i < f->nvcpus; i++)
 		dup |= f->vcpus[i] == f->vcpus[0];
-	tap_ok(!dup && f->vcpus[0] != 0, "ADD_VCPU 0 x%d fills the core (CPUs %u%s)",
-	       f->threads, f->vcpus[0], f->nvcpus > 1 ? " and siblings" : "");
+	th_tap_point(!dup && f->vcpus[0] != 0, "ADD_VCPU 0 x%d fills the core (CPUs %u%s)",
+		     f->threads, f->vcpus[0], f->nvcpus > 1 ? " and siblings" : "");
 	if (!opt.error_probes)
 		return 0;
 	id = 0;
 	errno = 0;
 	i = ioctl(f->fd, NE_ADD_VCPU, &id);
-	tap_ok(i == -1 && errno == NE_ERR_NO_CPUS_AVAIL_IN_POOL,
-	       "one more ADD_VCPU 0 fails with NE_ERR_NO_CPUS_AVAIL_IN_POOL "
-	       "(got %d, errno %d)", i, errno);
+	th_tap_point(i == -1 && errno == NE_ERR_NO_CPUS_AVAIL_IN_POOL,
+		     "one more ADD_VCPU 0 fails with NE_ERR_NO_CPUS_AVAIL_IN_POOL "
+		     "(got %d, errno %d)", i, errno);
 	return 0;
 }
 
@@ -398,7 +398,7 @@ static int check_running_slot(const struct flow *f)
 
 	n = slots(line, sizeof(line), &rlines);
 	if (n != 1)
-		return tap_ok(0, "device has one RUNNING slot (slots: %d)", n);
+		return th_tap_point(0, "device has one RUNNING slot (slots: %d)", n);
 	kv_str(line, "vcpus", want, sizeof(want));
 	for (i = 0; i < f->nvcpus; i++) {
 		char one[16];
@@ -407,14 +407,14 @@ static int check_running_slot(const struct flow *f)
 		vok &= strstr(want, one) != NULL;
 	}
 	ms = kv_u64(line, "mem_size", NULL);
-	if (!tap_ok(kv_u64(line, "uid", NULL) == f->slot &&
-		    strstr(line, "state=RUNNING") &&
-		    kv_u64(line, "cid", NULL) == f->cid &&
-		    ms == (uint64_t)opt.mem_mib * MIB && vok && rlines >= 1,
-		    "device slot %llu RUNNING, cid %llu, %u MiB in %d region(s), "
-		    "vcpus %s", (unsigned long long)f->slot,
-		    (unsigned long long)f->cid, opt.mem_mib, rlines, want))
-		tap_diag("%s", line);
+	if (!th_tap_point(kv_u64(line, "uid", NULL) == f->slot &&
+			  strstr(line, "state=RUNNING") &&
+			  kv_u64(line, "cid", NULL) == f->cid &&
+			  ms == (uint64_t)opt.mem_mib * MIB && vok && rlines >= 1,
+			  "device slot %llu RUNNING, cid %llu, %u MiB in %d region(s), "
+			  "vcpus %s", (unsigned long long)f->slot,
+			  (unsigned long long)f->cid, opt.mem_mib, rlines, want))
+		TH_LOG("%s", line);
 	return 0;
 }
 
@@ -431,61 +431,61 @@ static void part_flow(void)
 
 	f.threads = pool_threads;
 	dev = open(NE_DEV, O_RDWR | O_CLOEXEC);
-	if (!tap_ok(dev >= 0, "open %s", NE_DEV)) {
-		tap_diag("%s", strerror(errno));
+	if (!th_tap_point(dev >= 0, "open %s", NE_DEV)) {
+		TH_LOG("%s", strerror(errno));
 		return;
 	}
 	f.fd = ioctl(dev, NE_CREATE_VM, &f.slot);
 	rc = errno;
 	close(dev);
-	if (!tap_ok(f.fd >= 0 && f.slot != 0, "CREATE_VM gives an enclave fd "
-		    "and slot uid %llu", (unsigned long long)f.slot)) {
-		tap_diag("errno %d (%s)", rc, strerror(rc));
+	if (!th_tap_point(f.fd >= 0 && f.slot != 0, "CREATE_VM gives an enclave fd "
+			  "and slot uid %llu", (unsigned long long)f.slot)) {
+		TH_LOG("errno %d (%s)", rc, strerror(rc));
 		return;
 	}
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", f.fd);
 	rc = (int)readlink(link, target, sizeof(target) - 1);
 	target[rc > 0 ? rc : 0] = '\0';
-	tap_ok(!strcmp(target, "anon_inode:ne-vm") &&
-	       (fcntl(f.fd, F_GETFD) & FD_CLOEXEC),
-	       "enclave fd is anon_inode:ne-vm with O_CLOEXEC (%s)", target);
+	th_tap_point(!strcmp(target, "anon_inode:ne-vm") &&
+		     (fcntl(f.fd, F_GETFD) & FD_CLOEXEC),
+		     "enclave fd is anon_inode:ne-vm with O_CLOEXEC (%s)", target);
 
 	p = (struct pollfd){ .fd = f.fd, .events = POLLIN | POLLERR | POLLHUP };
-	tap_ok(poll(&p, 1, 0) == 0, "no poll event before start");
+	th_tap_point(poll(&p, 1, 0) == 0, "no poll event before start");
 
 	rc = ioctl(f.fd, NE_GET_IMAGE_LOAD_INFO, &li);
-	tap_ok(rc == 0 && li.memory_offset == 8 * MIB,
-	       "GET_IMAGE_LOAD_INFO: image at %llu MiB",
-	       (unsigned long long)(li.memory_offset / MIB));
+	th_tap_point(rc == 0 && li.memory_offset == 8 * MIB,
+		     "GET_IMAGE_LOAD_INFO: image at %llu MiB",
+		     (unsigned long long)(li.memory_offset / MIB));
 
 	if (add_memory(&f) || add_vcpus(&f))
 		goto out;
 
 	rc = ioctl(f.fd, NE_START_ENCLAVE, &si);
 	f.cid = si.enclave_cid;
-	if (!tap_ok(rc == 0 && f.cid > 3 && f.cid < 0xffffffffULL,
-		    "START with CID 0 gives enclave CID %llu",
-		    (unsigned long long)f.cid)) {
-		tap_diag("errno %d (%s)", errno, strerror(errno));
+	if (!th_tap_point(rc == 0 && f.cid > 3 && f.cid < 0xffffffffULL,
+			  "START with CID 0 gives enclave CID %llu",
+			  (unsigned long long)f.cid)) {
+		TH_LOG("errno %d (%s)", errno, strerror(errno));
 		goto out;
 	}
-	printf("# enclave CID: %llu\n", (unsigned long long)f.cid);
+	TH_LOG("enclave CID: %llu", (unsigned long long)f.cid);
 	check_running_slot(&f);
-	tap_ok(poll(&p, 1, 0) == 0, "no poll event while running");
+	th_tap_point(poll(&p, 1, 0) == 0, "no poll event while running");
 
-	tap_ok(ctl_run("end all", NULL) == 0, "emulator ends the enclave");
+	th_tap_point(ctl_run("end all", NULL) == 0, "emulator ends the enclave");
 	t = now_ms();
 	rc = poll(&p, 1, opt.hup_timeout_ms);
-	tap_ok(rc == 1 && (p.revents & POLLHUP) && !(p.revents & POLLIN),
-	       "poll sees POLLHUP after %ld ms (revents 0x%x)", now_ms() - t,
-	       rc == 1 ? p.revents : 0);
-	tap_ok(poll(&p, 1, 0) == 1 && (p.revents & POLLHUP),
-	       "POLLHUP stays asserted");
+	th_tap_point(rc == 1 && (p.revents & POLLHUP) && !(p.revents & POLLIN),
+		     "poll sees POLLHUP after %ld ms (revents 0x%x)", now_ms() - t,
+		     rc == 1 ? p.revents : 0);
+	th_tap_point(poll(&p, 1, 0) == 1 && (p.revents & POLLHUP),
+		     "POLLHUP stays asserted");
 
 	rc = close(f.fd);
 	f.fd = -1;
-	tap_ok(rc == 0, "close the enclave fd");
-	tap_ok(slots(NULL, 0, NULL) == 0, "the device slot is freed on close");
+	th_tap_point(rc == 0, "close the enclave fd");
+	th_tap_point(slots(NULL, 0, NULL) == 0, "the device slot is freed on close");
 	check_flow_trace(&f);
 out:
 	if (f.fd >= 0)
@@ -503,39 +503,39 @@ static void part_fault(void)
 	uint64_t slot = 0;
 	int dev, fd, err, n;
 
-	if (!tap_ok(ctl_run("trace-clear", NULL) == 0 &&
-		    ctl_run("fault rc SLOT_ALLOC -22", NULL) == 0,
-		    "emulator arms fault: SLOT_ALLOC rc -22"))
+	if (!th_tap_point(ctl_run("trace-clear", NULL) == 0 &&
+			  ctl_run("fault rc SLOT_ALLOC -22", NULL) == 0,
+			  "emulator arms fault: SLOT_ALLOC rc -22"))
 		return;
 	dev = open(NE_DEV, O_RDWR | O_CLOEXEC);
-	if (!tap_ok(dev >= 0, "open %s", NE_DEV))
+	if (!th_tap_point(dev >= 0, "open %s", NE_DEV))
 		return;
 	errno = 0;
 	fd = ioctl(dev, NE_CREATE_VM, &slot);
 	err = errno;
-	tap_ok(fd == -1 && err == EINVAL, "CREATE_VM fails with errno 22 "
-	       "(got %d, errno %d)", fd, err);
+	th_tap_point(fd == -1 && err == EINVAL, "CREATE_VM fails with errno 22 "
+		     "(got %d, errno %d)", fd, err);
 	if (fd >= 0)
 		close(fd);
 	n = get_trace(&t);
-	tap_ok(n == 1 && !strcmp(t[0].cmd, "SLOT_ALLOC") && t[0].rc == -22,
-	       "trace: one SLOT_ALLOC with rc -22, nothing else");
+	th_tap_point(n == 1 && !strcmp(t[0].cmd, "SLOT_ALLOC") && t[0].rc == -22,
+		     "trace: one SLOT_ALLOC with rc -22, nothing else");
 	free(t);
 	t = NULL;
 
 	ctl_run("trace-clear", NULL);
 	fd = ioctl(dev, NE_CREATE_VM, &slot);
-	tap_ok(fd >= 0 && slot != 0, "the next CREATE_VM succeeds (slot %llu)",
-	       (unsigned long long)slot);
+	th_tap_point(fd >= 0 && slot != 0, "the next CREATE_VM succeeds (slot %llu)",
+		     (unsigned long long)slot);
 	if (fd >= 0)
 		close(fd);
 	close(dev);
 	n = get_trace(&t);
-	tap_ok(n == 2 && !strcmp(t[0].cmd, "SLOT_ALLOC") && t[0].rc == 0 &&
-	       !strcmp(t[1].cmd, "SLOT_FREE") && t[1].rc == 0 &&
-	       t[1].slot == slot, "trace: SLOT_ALLOC, SLOT_FREE");
+	th_tap_point(n == 2 && !strcmp(t[0].cmd, "SLOT_ALLOC") && t[0].rc == 0 &&
+		     !strcmp(t[1].cmd, "SLOT_FREE") && t[1].rc == 0 &&
+		     t[1].slot == slot, "trace: SLOT_ALLOC, SLOT_FREE");
 	free(t);
-	tap_ok(slots(NULL, 0, NULL) == 0, "no slot left on the device");
+	th_tap_point(slots(NULL, 0, NULL) == 0, "no slot left on the device");
 	ctl_run("fault clear", NULL);
 }
 
@@ -572,23 +572,21 @@ int main(int argc, char **argv)
 		opt.ctl_path = "/dev/ttyS1";
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
-	printf("TAP version 13\n");
+	th_tap_begin();
 	{
 		char d[8] = "";
 
 		if (!read_file(NE_PARAMS "defer_last_chunk", d, sizeof(d)) &&
 		    d[0] == 'Y') {
 			opt.deferred_mem = 1;
-			tap_diag("driver defers memory chunks until START");
+			TH_LOG("driver defers memory chunks until START");
 		}
 	}
-	if (!tap_ok(emuctl_open(&ctl, opt.ctl_path) == 0 &&
-		    ctl_run("ping", NULL) == 0 &&
-		    ctl_run("reset", NULL) == 0,
-		    "emulator control port %s answers", opt.ctl_path)) {
-		printf("1..%d\n", tap_n);
-		return 1;
-	}
+	if (!th_tap_point(emuctl_open(&ctl, opt.ctl_path) == 0 &&
+			  ctl_run("ping", NULL) == 0 &&
+			  ctl_run("reset", NULL) == 0,
+			  "emulator control port %s answers", opt.ctl_path))
+		return th_tap_end();
 	if (opt.set_pool) {
 		if (set_pool(&pool_threads))
 			goto done;
@@ -599,8 +597,8 @@ int main(int argc, char **argv)
 		pool_threads = threads_per_core(pool);
 		if (pool_threads <= 0)
 			pool_threads = cpulist_count(pool);
-		tap_diag("pool already set: '%s', %d threads per core", pool,
-			 pool_threads);
+		TH_LOG("pool already set: '%s', %d threads per core", pool,
+		       pool_threads);
 	}
 	if (pool_threads <= 0 || pool_threads > MAX_VCPUS)
 		pool_threads = 2;
@@ -612,14 +610,11 @@ int main(int argc, char **argv)
 		/* "" clears the pool and returns EINVAL by design (spec §3.2). */
 		int rc = write_file(NE_CPUS, "\n");
 
-		tap_ok(rc == -EINVAL && cpu_online(atoi(opt.pool)) == 1,
-		       "writing '' to ne_cpus gives EINVAL and onlines CPU %d",
-		       atoi(opt.pool));
+		th_tap_point(rc == -EINVAL && cpu_online(atoi(opt.pool)) == 1,
+			     "writing '' to ne_cpus gives EINVAL and onlines CPU %d",
+			     atoi(opt.pool));
 	}
 done:
 	emuctl_close(&ctl);
-	printf("1..%d\n", tap_n);
-	if (tap_failed)
-		printf("# %d of %d failed\n", tap_failed, tap_n);
-	return tap_failed ? 1 : 0;
+	return th_tap_end();
 }
