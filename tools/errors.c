@@ -12,6 +12,8 @@
 #include "nectl.h"
 
 bool ne_quiet;
+/* Set when stdout carries something else (run --console). */
+bool ne_info_to_stderr;
 
 static const struct {
 	int err;
@@ -116,13 +118,15 @@ void ne_warn(const char *fmt, ...)
 
 void ne_info(const char *fmt, ...)
 {
+	FILE *out;
 	va_list ap;
 
 	if (ne_quiet)
 		return;
+	out = ne_info_to_stderr ? stderr : stdout;
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vfprintf(out, fmt, ap);
 	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
+	fputc('\n', out);
+	fflush(out);
 }

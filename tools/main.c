@@ -462,9 +462,13 @@ static int cmd_run(int argc, char **argv)
 			o.debug = true;
 			break;
 		case 'C':
-			/* Only a debug-mode enclave has a console to read. */
+			/*
+			 * Only a debug-mode enclave has a console to read; it
+			 * alone goes to stdout, nectl's own lines to stderr.
+			 */
 			o.console = true;
 			o.debug = true;
+			ne_info_to_stderr = true;
 			break;
 		case 'n':
 			o.no_wait = true;

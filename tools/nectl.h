@@ -36,6 +36,7 @@ void ne_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ne_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ne_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern bool ne_quiet;
+extern bool ne_info_to_stderr;
 
 /* sysfs.c: sysfs/procfs access relative to a root (tests use fake trees) */
 void ne_root_set(const char *root);

@@ -27,12 +27,13 @@ state=online
 echo "   CPU $first and its sibling are now $state to Linux, set aside for enclaves;" \
 	"ne_cpus reads '$(cat $p/parameters/ne_cpus)'."
 
-echo "3. A real enclave: nectl run $eif --memory 128 --cpus 2"
+echo "3. A real enclave: nectl run $eif --memory 128 --cpus 2 --console"
 echo "   ($(($(wc -c <$eif) >> 20)) MiB EIF: Debian's kernel and the project's enclave-init;" \
 	"nectl writes it into the"
 echo "   hugepages it gives the enclave, listens on vsock (CID 3, port 9000), starts the enclave"
-echo "   and waits for its heartbeat; the emulator boots the image it reads from those pages.)"
-nectl run "$eif" --memory 128 --cpus 2 >/tmp/run.out 2>&1 &
+echo "   and waits for its heartbeat; the emulator boots the image it reads from those pages."
+echo "   --console starts it in debug mode and reads its console as nitro-cli does.)"
+nectl run "$eif" --memory 128 --cpus 2 --console >/tmp/console.out 2>/tmp/run.out &
 run=$!
 t=0
 while [ $t -lt 300 ] && kill -0 $run 2>/dev/null &&
@@ -47,13 +48,12 @@ if ! grep -q 'enclave running' /tmp/run.out; then
 	ne-emu-ctl vms
 	exit 1
 fi
-uid=$(sed -n 's/.*created enclave slot \([0-9]*\).*/\1/p' /tmp/run.out)
-
-echo "4. The enclave's serial console (kept by the emulator for slot $uid):"
-ne-emu-ctl console "$uid" | sed -n 's/^C /   enclave| /p'
-echo "   The emulator runs it as: $(ne-emu-ctl vms | sed -n 's/^V \(slot=.*\) up_ms.*/\1/p')"
 
 cid=$(sed -n 's/.*enclave started: CID \([0-9]*\).*/\1/p' /tmp/run.out)
+echo "4. The enclave's serial console, as nectl read it from vsock (CID 0, port $((cid + 10000))):"
+sed 's/\r$//; s/^/   enclave| /' /tmp/console.out
+echo "   The emulator runs it as: $(ne-emu-ctl vms | sed -n 's/^V \(slot=.*\) up_ms.*/\1/p')"
+
 echo "5. A vsock exchange with the enclave's init (CID $cid, port 5001):"
 echo "   parent> ping      enclave> $(ne-vsock "$cid" 5001 ping)"
 echo "6. The enclave powers itself off:"
@@ -69,6 +69,8 @@ if kill -0 $run 2>/dev/null; then
 fi
 wait $run
 rc=$?
+echo "   the console's last lines, up to the stream's end:"
+tail -n 2 /tmp/console.out | sed 's/\r$//; s/^/   enclave| /'
 echo "   nectl got EPOLLHUP on the enclave fd, closed it, and the driver freed the slot:"
 tail -n 2 /tmp/run.out | sed 's/^/   nectl| /'
 left=$(ne-emu-ctl vms | grep -c '^V slot=')
