@@ -293,6 +293,35 @@ TEST(hvsock, our_shutdown_then_peer_rst_or_timeout)
 	EXPECT_EQ(NE_VSOCK_OP_RST, r.out[r.n - 1].h.op);
 }
 
+TEST(hvsock, request_flood_bounded)
+{
+	struct rig r;
+	uint32_t port;
+	int n = 0;
+
+	rig_init(&r);
+	/* One parent, many source ports: each stream would be kept. */
+	for (port = 1; port <= 10 * NE_HVSOCK_MAX_CONNS; port++) {
+		r.n = 0;
+		from_parent(&r, port, CONSOLE_PORT, NE_VSOCK_OP_REQUEST, 0,
+			    4096, 0, 0);
+		ASSERT_EQ(1, r.n, "every REQUEST answered");
+		if (r.out[0].h.op == NE_VSOCK_OP_RESPONSE)
+			n++;
+	}
+	EXPECT_EQ(NE_HVSOCK_MAX_CONNS, n, "no more streams than the limit");
+	EXPECT_EQ(NE_HVSOCK_MAX_CONNS, r.hv.accepted);
+	EXPECT_EQ(9 * NE_HVSOCK_MAX_CONNS, r.hv.refused);
+	/* A closed stream makes room again. */
+	from_parent(&r, 1, CONSOLE_PORT, NE_VSOCK_OP_RST, 0, 4096, 0, 0);
+	r.n = 0;
+	from_parent(&r, 99999, CONSOLE_PORT, NE_VSOCK_OP_REQUEST, 0, 4096, 0,
+		    0);
+	ASSERT_EQ(1, r.n);
+	EXPECT_EQ(NE_VSOCK_OP_RESPONSE, r.out[0].h.op);
+	ne_hvsock_fini(&r.hv);
+}
+
 /* ---- the frontend against the real backend ---- */
 
 static double now_ms(void)
