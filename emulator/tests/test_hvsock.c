@@ -567,6 +567,62 @@ TEST_F(backend, vhostfe, refused_port_reset)
 	EXPECT_EQ(CONSOLE_PORT + 7, self->parent.got[0].src_port);
 }
 
+/* Play a lying backend: @n used entries of chain @id on ring @q. */
+static void fake_used(struct ne_vhostfe *fe, unsigned int q, uint32_t id,
+		      unsigned int n)
+{
+	unsigned char *u = fe->vq[q].used;
+	uint16_t idx;
+	unsigned int i;
+
+	memcpy(&idx, u + 2, 2);
+	idx = le16toh(idx);
+	for (i = 0; i < n; i++, idx++) {
+		uint32_t e[2] = { htole32(id), 0 };
+
+		memcpy(u + 4 + 8 * (idx % NE_VHOSTFE_QSIZE), e, sizeof(e));
+	}
+	idx = htole16(idx);
+	__atomic_store_n((uint16_t *)(u + 2), idx, __ATOMIC_RELEASE);
+}
+
+static void nop_rx(void *arg, const void *hdr, const void *data, size_t len)
+{
+	(void)hdr; (void)data; (void)len;
+	(*(int *)arg)++;
+}
+
+TEST_F(backend, vhostfe, used_entries_not_in_flight_refused)
+{
+	int n = 0;
+
+	/* Nothing was sent: no send buffer can come back. */
+	fake_used(&self->hyp, 1, 0, 1);
+	EXPECT_RC(-EPIPE, ne_vhostfe_poll(&self->hyp, nop_rx, &n));
+	ne_vhostfe_close(&self->hyp);
+}
+
+TEST_F(backend, vhostfe, used_index_past_what_was_posted_refused)
+{
+	int n = 0;
+
+	/* More receive buffers used than were ever posted. */
+	fake_used(&self->hyp, 0, 0, 4 * NE_VHOSTFE_QSIZE);
+	EXPECT_RC(-EPIPE, ne_vhostfe_poll(&self->hyp, nop_rx, &n));
+	EXPECT_EQ(0, n);
+	ne_vhostfe_close(&self->hyp);
+}
+
+TEST_F(backend, vhostfe, receive_buffer_used_twice_refused)
+{
+	int n = 0;
+
+	fake_used(&self->hyp, 0, 2, 1);
+	fake_used(&self->hyp, 0, 2, 1);
+	EXPECT_RC(-EPIPE, ne_vhostfe_poll(&self->hyp, nop_rx, &n));
+	ne_vhostfe_close(&self->hyp);
+}
+
 /* ---- the emulator's debug consoles (dbgcon.c), backend included ---- */
 
 FIXTURE(daemon) {
