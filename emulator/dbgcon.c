@@ -37,7 +37,12 @@ static int on_accept(void *arg, uint64_t peer_cid, uint32_t port,
 	struct ne_emu *emu = arg;
 	struct ne_slot *s = port > NE_DBGCON_PORT_BASE ?
 		slot_of_cid(emu, port - NE_DBGCON_PORT_BASE) : NULL;
-	const char *no = !s ? "no running enclave with that CID" :
+	/*
+	 * vhost-device-vsock lets every VM of the group reach CID 0, the
+	 * enclaves too; on Nitro only the parent reads a console.
+	 */
+	const char *no = slot_of_cid(emu, peer_cid) ? "from an enclave" :
+			 !s ? "no running enclave with that CID" :
 			 !(s->flags & DEBUG_MODE) ? "enclave not in debug mode" :
 			 NULL;
 

@@ -657,7 +657,8 @@ static uint64_t running_slot(struct th_ctx *_th, th_self_daemon *self,
 
 	engine_cmd(_th, &self->emu, NE_CMD_SLOT_ADD_MEM, uid,
 		   (cid - 3) << 30, 64 << 20);
-	engine_cmd(_th, &self->emu, NE_CMD_SLOT_ADD_VCPU, uid, 1, 0);
+	/* vCPU ids are unique across slots: one per CID. */
+	engine_cmd(_th, &self->emu, NE_CMD_SLOT_ADD_VCPU, uid, cid, 0);
 	ASSERT_EQ(cid, engine_cmd(_th, &self->emu, NE_CMD_ENCLAVE_START, uid,
 				  cid, flags));
 	ne_vms_console_path(&self->emu.vms, uid, path, sizeof(path));
@@ -798,6 +799,28 @@ TEST_F(daemon, dbgcon, no_enclave_with_that_cid_refused)
 {
 	running_slot(_th, self, 7, 1, "x\n");
 	refused(_th, self, 10008);
+}
+
+TEST_F(daemon, dbgcon, enclave_cannot_read_a_console)
+{
+	struct ne_vsock_hdr h = {
+		.src_cid = 6, .dst_cid = 0, .src_port = 1234,
+		.dst_port = 10005, .type = NE_VSOCK_TYPE_STREAM,
+		.op = NE_VSOCK_OP_REQUEST, .buf_alloc = 1 << 18,
+	}, w;
+
+	running_slot(_th, self, 5, 1, "debug enclave's secrets\n");
+	running_slot(_th, self, 6, 1, "x\n");
+	/*
+	 * The sibling group lets enclave 6 reach CID 0 too (the backend only
+	 * checks that the source is its own CID); on Nitro an enclave talks
+	 * to its parent alone.
+	 */
+	ne_vsock_hdr_to_wire(&w, &h);
+	ne_hvsock_input(&self->emu.dbgcon.hv, &w, NULL, 0);
+	EXPECT_EQ(NULL, self->emu.dbgcon.hv.conns);
+	EXPECT_EQ(1, self->emu.dbgcon.hv.refused);
+	EXPECT_EQ(0, self->emu.dbgcon.hv.accepted);
 }
 
 int main(int argc, char **argv)
