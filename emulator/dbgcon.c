@@ -195,10 +195,10 @@ int ne_dbgcon_timeout_ms(const struct ne_dbgcon *d, uint64_t now_us)
 		       (int)((d->retry_us - now_us + 999) / 1000) : 0;
 	for (c = d->hv.conns; c; c = c->next) {
 		/* Open: tail the console; closing: the drop timer. */
-		int64_t t = c->state == NE_HVCONN_OPEN ?
-			(d->tail_us > now_us ?
-			 (int64_t)((d->tail_us - now_us + 999) / 1000) : 0) :
-			(int64_t)NE_HVSOCK_CLOSE_MS;
+		uint64_t due = c->state == NE_HVCONN_OPEN ? d->tail_us :
+			       c->close_us + NE_HVSOCK_CLOSE_MS * 1000ULL;
+		int64_t t = due > now_us ?
+			    (int64_t)((due - now_us + 999) / 1000) : 0;
 
 		if (ms < 0 || t < ms)
 			ms = t;

@@ -823,6 +823,25 @@ TEST_F(daemon, dbgcon, enclave_cannot_read_a_console)
 	EXPECT_EQ(0, self->emu.dbgcon.hv.accepted);
 }
 
+TEST(dbgcon, closing_stream_timer_is_what_is_left)
+{
+	struct ne_dbgcon d;
+	struct ne_hvconn c;
+	uint64_t now = 100000000;
+
+	memset(&d, 0, sizeof(d));
+	memset(&c, 0, sizeof(c));
+	d.path = "unused";
+	d.up = 1;
+	d.hv.conns = &c;
+	c.state = NE_HVCONN_CLOSING;
+	c.close_us = now - (NE_HVSOCK_CLOSE_MS - 50) * 1000ULL;
+	/* The loop must wake when the silent peer is due to be dropped. */
+	EXPECT_EQ(50, ne_dbgcon_timeout_ms(&d, now));
+	c.close_us = now - NE_HVSOCK_CLOSE_MS * 1000ULL;
+	EXPECT_EQ(0, ne_dbgcon_timeout_ms(&d, now));
+}
+
 int main(int argc, char **argv)
 {
 	return th_main(argc, argv);
