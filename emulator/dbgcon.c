@@ -101,7 +101,7 @@ void ne_dbgcon_fini(struct ne_emu *emu)
 	go_down(&emu->dbgcon);
 }
 
-static void try_connect(struct ne_dbgcon *d, uint64_t now)
+static void try_connect(struct ne_dbgcon *d)
 {
 	int rc = ne_vhostfe_open(&d->fe, d->path);
 
@@ -111,7 +111,9 @@ static void try_connect(struct ne_dbgcon *d, uint64_t now)
 			       "retrying every %d ms", d->path, strerror(-rc),
 			       NE_DBGCON_RETRY_MS);
 		d->warned = 1;
-		d->retry_us = now + NE_DBGCON_RETRY_MS * 1000ULL;
+		/* A backend that timed out held the loop: ask it less often. */
+		d->retry_us = ne_now_us() + NE_DBGCON_RETRY_MS * 1000ULL *
+			      (rc == -EAGAIN ? 10 : 1);
 		return;
 	}
 	d->up = 1;
@@ -170,7 +172,7 @@ void ne_dbgcon_run(struct ne_emu *emu)
 		return;
 	if (!d->up) {
 		if (now >= d->retry_us)
-			try_connect(d, now);
+			try_connect(d);
 		return;
 	}
 	ne_hvsock_timers(&d->hv, now);

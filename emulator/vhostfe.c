@@ -324,7 +324,12 @@ static int setup_vring(struct ne_vhostfe *fe, unsigned int q)
 int ne_vhostfe_open(struct ne_vhostfe *fe, const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct timeval tv = { 2, 0 };
+	/*
+	 * The daemon's loop waits for the handshake: a backend that is stuck
+	 * (not accepting, or not answering) must not hold it for long. The
+	 * send timeout bounds connect() on a full listen queue too.
+	 */
+	struct timeval tv = { 0, 500000 };
 	struct {
 		uint32_t nregions, padding;
 		uint64_t gpa, size, uaddr, offset;
@@ -343,6 +348,7 @@ int ne_vhostfe_open(struct ne_vhostfe *fe, const char *path)
 	fe->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fe->sock < 0 ||
 	    setsockopt(fe->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+	    setsockopt(fe->sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) ||
 	    connect(fe->sock, (struct sockaddr *)&sa, sizeof(sa))) {
 		rc = -errno;
 		goto fail;

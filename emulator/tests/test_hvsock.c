@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -565,6 +567,53 @@ TEST_F(backend, vhostfe, refused_port_reset)
 	ASSERT_EQ(1, self->parent.ngot, "an answer from CID 0 within 5 s");
 	EXPECT_EQ(NE_VSOCK_OP_RST, self->parent.got[0].op);
 	EXPECT_EQ(CONSOLE_PORT + 7, self->parent.got[0].src_port);
+}
+
+/*
+ * A backend that is there but stuck (its listen queue full, or it never
+ * answers): the daemon's loop waits for the handshake, so it must end.
+ */
+TEST_TIMEOUT(vhostfe, stuck_backend_handshake_bounded, 20)
+{
+	char dir[] = "/tmp/ne-hvsock.XXXXXX", path[64];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct ne_vhostfe fe;
+	int lfd, fds[8], nfds = 0, rc;
+	double t0;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/stuck.sock", dir);
+	strcpy(sa.sun_path, path);
+	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ASSERT_GE(lfd, 0);
+	ASSERT_EQ(0, bind(lfd, (struct sockaddr *)&sa, sizeof(sa)));
+	ASSERT_EQ(0, listen(lfd, 0));
+	/* Fill the listen queue: nobody accepts. */
+	while (nfds < 8) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+		ASSERT_GE(fd, 0);
+		fds[nfds++] = fd;
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+			break;
+	}
+	t0 = now_ms();
+	rc = ne_vhostfe_open(&fe, path);
+	TH_LOG("open on a full queue: %d after %.0f ms", rc, now_ms() - t0);
+	EXPECT_NE(0, rc);
+	EXPECT_LE(now_ms() - t0, 1000, "the loop is not held for long");
+	/* Accepted, then never answered. */
+	while (nfds)
+		close(fds[--nfds]);
+	t0 = now_ms();
+	rc = ne_vhostfe_open(&fe, path);
+	TH_LOG("open on a silent backend: %d after %.0f ms", rc,
+	       now_ms() - t0);
+	EXPECT_NE(0, rc);
+	EXPECT_LE(now_ms() - t0, 1000, "the loop is not held for long");
+	close(lfd);
+	unlink(path);
+	rmdir(dir);
 }
 
 /* Play a lying backend: @n used entries of chain @id on ring @q. */
