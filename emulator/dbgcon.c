@@ -37,7 +37,12 @@ static int on_accept(void *arg, uint64_t peer_cid, uint32_t port,
 	struct ne_emu *emu = arg;
 	struct ne_slot *s = port > NE_DBGCON_PORT_BASE ?
 		slot_of_cid(emu, port - NE_DBGCON_PORT_BASE) : NULL;
-	const char *no = !s ? "no running enclave with that CID" :
+	/*
+	 * vhost-device-vsock lets every VM of the group reach CID 0, the
+	 * enclaves too; on Nitro only the parent reads a console.
+	 */
+	const char *no = slot_of_cid(emu, peer_cid) ? "from an enclave" :
+			 !s ? "no running enclave with that CID" :
 			 !(s->flags & DEBUG_MODE) ? "enclave not in debug mode" :
 			 NULL;
 
@@ -96,7 +101,7 @@ void ne_dbgcon_fini(struct ne_emu *emu)
 	go_down(&emu->dbgcon);
 }
 
-static void try_connect(struct ne_dbgcon *d, uint64_t now)
+static void try_connect(struct ne_dbgcon *d)
 {
 	int rc = ne_vhostfe_open(&d->fe, d->path);
 
@@ -106,7 +111,9 @@ static void try_connect(struct ne_dbgcon *d, uint64_t now)
 			       "retrying every %d ms", d->path, strerror(-rc),
 			       NE_DBGCON_RETRY_MS);
 		d->warned = 1;
-		d->retry_us = now + NE_DBGCON_RETRY_MS * 1000ULL;
+		/* A backend that timed out held the loop: ask it less often. */
+		d->retry_us = ne_now_us() + NE_DBGCON_RETRY_MS * 1000ULL *
+			      (rc == -EAGAIN ? 10 : 1);
 		return;
 	}
 	d->up = 1;
@@ -165,7 +172,7 @@ void ne_dbgcon_run(struct ne_emu *emu)
 		return;
 	if (!d->up) {
 		if (now >= d->retry_us)
-			try_connect(d, now);
+			try_connect(d);
 		return;
 	}
 	ne_hvsock_timers(&d->hv, now);
@@ -190,10 +197,10 @@ int ne_dbgcon_timeout_ms(const struct ne_dbgcon *d, uint64_t now_us)
 		       (int)((d->retry_us - now_us + 999) / 1000) : 0;
 	for (c = d->hv.conns; c; c = c->next) {
 		/* Open: tail the console; closing: the drop timer. */
-		int64_t t = c->state == NE_HVCONN_OPEN ?
-			(d->tail_us > now_us ?
-			 (int64_t)((d->tail_us - now_us + 999) / 1000) : 0) :
-			(int64_t)NE_HVSOCK_CLOSE_MS;
+		uint64_t due = c->state == NE_HVCONN_OPEN ? d->tail_us :
+			       c->close_us + NE_HVSOCK_CLOSE_MS * 1000ULL;
+		int64_t t = due > now_us ?
+			    (int64_t)((due - now_us + 999) / 1000) : 0;
 
 		if (ms < 0 || t < ms)
 			ms = t;

@@ -8,8 +8,8 @@
  *
  * The packets travel through the CID-0 entry of the harness's
  * vhost-device-vsock (vhostfe.h, hvsock.h). A connection is accepted only
- * for a RUNNING slot with that CID that was started in debug mode; any
- * other gets RST (the client sees ECONNRESET). An accepted one streams
+ * for a RUNNING slot with that CID that was started in debug mode, and
+ * not from an enclave; any other gets RST (the client sees ECONNRESET). An accepted one streams
  * the slot's console log from its first byte and follows it; once the
  * slot is no longer running, what is left is sent and the stream shut.
  */

@@ -64,6 +64,7 @@ static void unlink_conn(struct ne_hvsock *hv, struct ne_hvconn *c)
 	for (pp = &hv->conns; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
 			*pp = c->next;
+			hv->nr_conns--;
 			break;
 		}
 	}
@@ -136,7 +137,9 @@ static void new_conn(struct ne_hvsock *hv, const struct ne_vsock_hdr *h)
 	struct ne_hvconn *c;
 	uint64_t cookie = 0;
 
-	if (hv->ops.accept(hv->arg, h->src_cid, h->dst_port, &cookie) < 0) {
+	/* Each stream costs memory and a console read per tick. */
+	if (hv->nr_conns >= NE_HVSOCK_MAX_CONNS ||
+	    hv->ops.accept(hv->arg, h->src_cid, h->dst_port, &cookie) < 0) {
 		hv->refused++;
 		reset_sender(hv, h);
 		return;
@@ -155,6 +158,7 @@ static void new_conn(struct ne_hvsock *hv, const struct ne_vsock_hdr *h)
 	c->cookie = cookie;
 	c->next = hv->conns;
 	hv->conns = c;
+	hv->nr_conns++;
 	hv->accepted++;
 	send_conn(hv, c, NE_VSOCK_OP_RESPONSE, 0, NULL, 0);
 }

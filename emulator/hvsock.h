@@ -55,6 +55,8 @@ enum {
  * cuts what does not fit: stay well below.
  */
 #define NE_HVSOCK_MAX_PAYLOAD	2048
+/* Open streams at most: a REQUEST flood must not grow us without bound. */
+#define NE_HVSOCK_MAX_CONNS	64
 /* A connection we shut down is dropped if the peer never answers. */
 #define NE_HVSOCK_CLOSE_MS	5000
 
@@ -104,6 +106,7 @@ struct ne_hvsock {
 	struct ne_hvsock_ops ops;
 	void *arg;
 	struct ne_hvconn *conns;
+	unsigned int nr_conns;
 	uint64_t accepted;
 	uint64_t refused;
 	uint64_t dropped;		/* not for us, or malformed */

@@ -62,6 +62,7 @@ enum {
 _Static_assert(16 * NE_VHOSTFE_QSIZE <= AVAIL_OFF, "descriptors fit");
 _Static_assert(6 + 8 * NE_VHOSTFE_QSIZE <= PAGE - USED_OFF, "used fits");
 _Static_assert(NE_VHOSTFE_BUFS * HDR_SLOT <= PAGE, "headers fit");
+_Static_assert(NE_VHOSTFE_BUFS <= 32, "a bit per chain in rx/tx_busy");
 
 struct vu_hdr {
 	uint32_t request;
@@ -241,6 +242,7 @@ static void post_rx(struct ne_vhostfe *fe, uint16_t k)
 		 (uint16_t)(2 * k + 1));
 	set_desc(fe, 0, (uint16_t)(2 * k + 1), (PG_RX_BUF + k) * PAGE,
 		 NE_VHOSTFE_BUF_SIZE, VRING_DESC_F_WRITE, 0);
+	fe->rx_busy |= 1u << k;
 	publish(&fe->vq[0], (uint16_t)(2 * k));
 }
 
@@ -322,7 +324,12 @@ static int setup_vring(struct ne_vhostfe *fe, unsigned int q)
 int ne_vhostfe_open(struct ne_vhostfe *fe, const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct timeval tv = { 2, 0 };
+	/*
+	 * The daemon's loop waits for the handshake: a backend that is stuck
+	 * (not accepting, or not answering) must not hold it for long. The
+	 * send timeout bounds connect() on a full listen queue too.
+	 */
+	struct timeval tv = { 0, 500000 };
 	struct {
 		uint32_t nregions, padding;
 		uint64_t gpa, size, uaddr, offset;
@@ -341,6 +348,7 @@ int ne_vhostfe_open(struct ne_vhostfe *fe, const char *path)
 	fe->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fe->sock < 0 ||
 	    setsockopt(fe->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+	    setsockopt(fe->sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) ||
 	    connect(fe->sock, (struct sockaddr *)&sa, sizeof(sa))) {
 		rc = -errno;
 		goto fail;
@@ -405,7 +413,10 @@ void ne_vhostfe_close(struct ne_vhostfe *fe)
 	ne_vhostfe_init(fe);
 }
 
-/* The next used entry of @vq, if any. */
+/*
+ * The next used entry of @vq: 1, 0 if none, -EPIPE if the backend claims
+ * more than we made available (its index is not to be trusted).
+ */
 static int next_used(struct ne_vq *vq, uint32_t *id, uint32_t *len)
 {
 	struct vring_used *u = vq->used;
@@ -414,6 +425,9 @@ static int next_used(struct ne_vq *vq, uint32_t *id, uint32_t *len)
 
 	if (idx == vq->last_used)
 		return 0;
+	if ((uint16_t)(idx - vq->last_used) >
+	    (uint16_t)(vq->avail_idx - vq->last_used))
+		return -EPIPE;
 	e = &u->ring[vq->last_used % NE_VHOSTFE_QSIZE];
 	*id = le32toh(e->id);
 	*len = le32toh(e->len);
@@ -428,6 +442,7 @@ static int put_tx(struct ne_vhostfe *fe, const void *hdr, const void *data,
 	size_t hoff = PG_TX_HDR * PAGE + k * HDR_SLOT;
 	size_t doff = (size_t)(PG_TX_BUF + k) * PAGE;
 
+	fe->tx_busy |= 1u << k;
 	memcpy(fe->mem + hoff, hdr, HDR_SIZE);
 	if (len)
 		memcpy(fe->mem + doff, data, len);
@@ -497,28 +512,35 @@ unsigned int ne_vhostfe_tx_room(const struct ne_vhostfe *fe)
 
 int ne_vhostfe_poll(struct ne_vhostfe *fe, ne_vhostfe_rx_fn fn, void *arg)
 {
-	uint32_t id, len;
+	uint32_t id, len, back = 0;
+	unsigned int i;
 	uint64_t v;
-	int rx = 0, evt = 0;
+	int evt = 0, rc;
 
 	if (fe->sock < 0)
 		return -ENOTCONN;
 	if (read(fe->call_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return -errno;
-	while (next_used(&fe->vq[1], &id, &len)) {
+	/* A chain given back twice would be handed out twice. */
+	while ((rc = next_used(&fe->vq[1], &id, &len)) > 0) {
 		if (id % 2 || id / 2 >= NE_VHOSTFE_BUFS ||
-		    fe->nr_tx_free >= NE_VHOSTFE_BUFS)
+		    !(fe->tx_busy & (1u << (id / 2))))
 			return -EPIPE;
+		fe->tx_busy &= ~(1u << (id / 2));
 		fe->tx_free[fe->nr_tx_free++] = (uint16_t)(id / 2);
 	}
-	while (next_used(&fe->vq[0], &id, &len)) {
+	if (rc)
+		return rc;
+	while ((rc = next_used(&fe->vq[0], &id, &len)) > 0) {
 		uint16_t k = (uint16_t)(id / 2);
 		const unsigned char *h = fe->mem + PG_RX_HDR * PAGE +
 					 k * HDR_SLOT;
 		uint32_t plen;
 
-		if (id % 2 || k >= NE_VHOSTFE_BUFS)
+		if (id % 2 || k >= NE_VHOSTFE_BUFS ||
+		    !(fe->rx_busy & (1u << k)))
 			return -EPIPE;
+		fe->rx_busy &= ~(1u << k);
 		memcpy(&plen, h + 24, sizeof(plen));	/* header's len */
 		plen = le32toh(plen);
 		/* A packet that did not fit its buffer is not passed on. */
@@ -527,16 +549,23 @@ int ne_vhostfe_poll(struct ne_vhostfe *fe, ne_vhostfe_rx_fn fn, void *arg)
 			fe->rx_pkts++;
 			fn(arg, h, fe->mem + (PG_RX_BUF + k) * PAGE, plen);
 		}
-		post_rx(fe, k);
-		rx = 1;
+		back |= 1u << k;
 	}
-	while (next_used(&fe->vq[2], &id, &len)) {
+	if (rc)
+		return rc;
+	/* Posted again only now, so a used entry names each chain once. */
+	for (i = 0; i < NE_VHOSTFE_BUFS; i++)
+		if (back & (1u << i))
+			post_rx(fe, (uint16_t)i);
+	while ((rc = next_used(&fe->vq[2], &id, &len)) > 0) {
 		if (id >= EVT_BUFS)
 			return -EPIPE;
 		post_evt(fe, (uint16_t)id);	/* transport reset: ignored */
 		evt = 1;
 	}
-	if (rx)
+	if (rc)
+		return rc;
+	if (back)
 		kick(&fe->vq[0]);
 	if (evt)
 		kick(&fe->vq[2]);

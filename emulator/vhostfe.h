@@ -50,6 +50,7 @@ struct ne_vhostfe {
 	struct ne_vq vq[3];		/* rx, tx, event (virtio-vsock order) */
 	uint16_t tx_free[NE_VHOSTFE_BUFS];
 	unsigned int nr_tx_free;
+	uint32_t rx_busy, tx_busy;	/* chains the backend holds, by k */
 	struct ne_vhostfe_pkt *queued, **queued_tail;
 	unsigned int nr_queued;
 	uint64_t features;		/* acked */

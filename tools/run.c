@@ -34,6 +34,7 @@
 #define HEARTBEAT_VALUE		0xb7
 #define CONSOLE_CID		0	/* the hypervisor */
 #define CONSOLE_PORT_OFFSET	10000	/* + the enclave's CID */
+#define CONSOLE_DRAIN_MS	2000	/* the console's end after the exit */
 #define TIMEOUT_MINUTE_MS	60000
 #define MPOL_BIND_MODE		2	/* MPOL_BIND from <linux/mempolicy.h> */
 
@@ -358,6 +359,29 @@ static int wait_heartbeat(struct ne_run *r, uint64_t img_size)
 	return 0;
 }
 
+/*
+ * The enclave has exited: the hypervisor sends the console's last lines
+ * and closes the stream after that, so read on until it does (bounded).
+ */
+static void drain_console(struct ne_run *r)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (r->con_fd >= 0) {
+		struct pollfd pfd = { .fd = r->con_fd, .events = POLLIN };
+		int64_t left;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		left = CONSOLE_DRAIN_MS -
+		       ((int64_t)(t.tv_sec - t0.tv_sec) * 1000 +
+			(t.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+			break;
+		copy_console(r);
+	}
+}
+
 static int wait_exit(struct ne_run *r)
 {
 	struct pollfd pfd[2] = {
@@ -377,6 +401,7 @@ static int wait_exit(struct ne_run *r)
 			copy_console(r);
 		/* The driver only ever reports POLLHUP; anything else ends the wait too. */
 		if (pfd[0].revents) {
+			drain_console(r);
 			ne_info("the enclave exited");
 			return 0;
 		}

@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -293,6 +295,35 @@ TEST(hvsock, our_shutdown_then_peer_rst_or_timeout)
 	EXPECT_EQ(NE_VSOCK_OP_RST, r.out[r.n - 1].h.op);
 }
 
+TEST(hvsock, request_flood_bounded)
+{
+	struct rig r;
+	uint32_t port;
+	int n = 0;
+
+	rig_init(&r);
+	/* One parent, many source ports: each stream would be kept. */
+	for (port = 1; port <= 10 * NE_HVSOCK_MAX_CONNS; port++) {
+		r.n = 0;
+		from_parent(&r, port, CONSOLE_PORT, NE_VSOCK_OP_REQUEST, 0,
+			    4096, 0, 0);
+		ASSERT_EQ(1, r.n, "every REQUEST answered");
+		if (r.out[0].h.op == NE_VSOCK_OP_RESPONSE)
+			n++;
+	}
+	EXPECT_EQ(NE_HVSOCK_MAX_CONNS, n, "no more streams than the limit");
+	EXPECT_EQ(NE_HVSOCK_MAX_CONNS, r.hv.accepted);
+	EXPECT_EQ(9 * NE_HVSOCK_MAX_CONNS, r.hv.refused);
+	/* A closed stream makes room again. */
+	from_parent(&r, 1, CONSOLE_PORT, NE_VSOCK_OP_RST, 0, 4096, 0, 0);
+	r.n = 0;
+	from_parent(&r, 99999, CONSOLE_PORT, NE_VSOCK_OP_REQUEST, 0, 4096, 0,
+		    0);
+	ASSERT_EQ(1, r.n);
+	EXPECT_EQ(NE_VSOCK_OP_RESPONSE, r.out[0].h.op);
+	ne_hvsock_fini(&r.hv);
+}
+
 /* ---- the frontend against the real backend ---- */
 
 static double now_ms(void)
@@ -538,6 +569,109 @@ TEST_F(backend, vhostfe, refused_port_reset)
 	EXPECT_EQ(CONSOLE_PORT + 7, self->parent.got[0].src_port);
 }
 
+/*
+ * A backend that is there but stuck (its listen queue full, or it never
+ * answers): the daemon's loop waits for the handshake, so it must end.
+ */
+TEST_TIMEOUT(vhostfe, stuck_backend_handshake_bounded, 20)
+{
+	char dir[] = "/tmp/ne-hvsock.XXXXXX", path[64];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct ne_vhostfe fe;
+	int lfd, fds[8], nfds = 0, rc;
+	double t0;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/stuck.sock", dir);
+	strcpy(sa.sun_path, path);
+	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ASSERT_GE(lfd, 0);
+	ASSERT_EQ(0, bind(lfd, (struct sockaddr *)&sa, sizeof(sa)));
+	ASSERT_EQ(0, listen(lfd, 0));
+	/* Fill the listen queue: nobody accepts. */
+	while (nfds < 8) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+		ASSERT_GE(fd, 0);
+		fds[nfds++] = fd;
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+			break;
+	}
+	t0 = now_ms();
+	rc = ne_vhostfe_open(&fe, path);
+	TH_LOG("open on a full queue: %d after %.0f ms", rc, now_ms() - t0);
+	EXPECT_NE(0, rc);
+	EXPECT_LE(now_ms() - t0, 1000, "the loop is not held for long");
+	/* Accepted, then never answered. */
+	while (nfds)
+		close(fds[--nfds]);
+	t0 = now_ms();
+	rc = ne_vhostfe_open(&fe, path);
+	TH_LOG("open on a silent backend: %d after %.0f ms", rc,
+	       now_ms() - t0);
+	EXPECT_NE(0, rc);
+	EXPECT_LE(now_ms() - t0, 1000, "the loop is not held for long");
+	close(lfd);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* Play a lying backend: @n used entries of chain @id on ring @q. */
+static void fake_used(struct ne_vhostfe *fe, unsigned int q, uint32_t id,
+		      unsigned int n)
+{
+	unsigned char *u = fe->vq[q].used;
+	uint16_t idx;
+	unsigned int i;
+
+	memcpy(&idx, u + 2, 2);
+	idx = le16toh(idx);
+	for (i = 0; i < n; i++, idx++) {
+		uint32_t e[2] = { htole32(id), 0 };
+
+		memcpy(u + 4 + 8 * (idx % NE_VHOSTFE_QSIZE), e, sizeof(e));
+	}
+	idx = htole16(idx);
+	__atomic_store_n((uint16_t *)(u + 2), idx, __ATOMIC_RELEASE);
+}
+
+static void nop_rx(void *arg, const void *hdr, const void *data, size_t len)
+{
+	(void)hdr; (void)data; (void)len;
+	(*(int *)arg)++;
+}
+
+TEST_F(backend, vhostfe, used_entries_not_in_flight_refused)
+{
+	int n = 0;
+
+	/* Nothing was sent: no send buffer can come back. */
+	fake_used(&self->hyp, 1, 0, 1);
+	EXPECT_RC(-EPIPE, ne_vhostfe_poll(&self->hyp, nop_rx, &n));
+	ne_vhostfe_close(&self->hyp);
+}
+
+TEST_F(backend, vhostfe, used_index_past_what_was_posted_refused)
+{
+	int n = 0;
+
+	/* More receive buffers used than were ever posted. */
+	fake_used(&self->hyp, 0, 0, 4 * NE_VHOSTFE_QSIZE);
+	EXPECT_RC(-EPIPE, ne_vhostfe_poll(&self->hyp, nop_rx, &n));
+	EXPECT_EQ(0, n);
+	ne_vhostfe_close(&self->hyp);
+}
+
+TEST_F(backend, vhostfe, receive_buffer_used_twice_refused)
+{
+	int n = 0;
+
+	fake_used(&self->hyp, 0, 2, 1);
+	fake_used(&self->hyp, 0, 2, 1);
+	EXPECT_RC(-EPIPE, ne_vhostfe_poll(&self->hyp, nop_rx, &n));
+	ne_vhostfe_close(&self->hyp);
+}
+
 /* ---- the emulator's debug consoles (dbgcon.c), backend included ---- */
 
 FIXTURE(daemon) {
@@ -572,7 +706,8 @@ static uint64_t running_slot(struct th_ctx *_th, th_self_daemon *self,
 
 	engine_cmd(_th, &self->emu, NE_CMD_SLOT_ADD_MEM, uid,
 		   (cid - 3) << 30, 64 << 20);
-	engine_cmd(_th, &self->emu, NE_CMD_SLOT_ADD_VCPU, uid, 1, 0);
+	/* vCPU ids are unique across slots: one per CID. */
+	engine_cmd(_th, &self->emu, NE_CMD_SLOT_ADD_VCPU, uid, cid, 0);
 	ASSERT_EQ(cid, engine_cmd(_th, &self->emu, NE_CMD_ENCLAVE_START, uid,
 				  cid, flags));
 	ne_vms_console_path(&self->emu.vms, uid, path, sizeof(path));
@@ -713,6 +848,47 @@ TEST_F(daemon, dbgcon, no_enclave_with_that_cid_refused)
 {
 	running_slot(_th, self, 7, 1, "x\n");
 	refused(_th, self, 10008);
+}
+
+TEST_F(daemon, dbgcon, enclave_cannot_read_a_console)
+{
+	struct ne_vsock_hdr h = {
+		.src_cid = 6, .dst_cid = 0, .src_port = 1234,
+		.dst_port = 10005, .type = NE_VSOCK_TYPE_STREAM,
+		.op = NE_VSOCK_OP_REQUEST, .buf_alloc = 1 << 18,
+	}, w;
+
+	running_slot(_th, self, 5, 1, "debug enclave's secrets\n");
+	running_slot(_th, self, 6, 1, "x\n");
+	/*
+	 * The sibling group lets enclave 6 reach CID 0 too (the backend only
+	 * checks that the source is its own CID); on Nitro an enclave talks
+	 * to its parent alone.
+	 */
+	ne_vsock_hdr_to_wire(&w, &h);
+	ne_hvsock_input(&self->emu.dbgcon.hv, &w, NULL, 0);
+	EXPECT_EQ(NULL, self->emu.dbgcon.hv.conns);
+	EXPECT_EQ(1, self->emu.dbgcon.hv.refused);
+	EXPECT_EQ(0, self->emu.dbgcon.hv.accepted);
+}
+
+TEST(dbgcon, closing_stream_timer_is_what_is_left)
+{
+	struct ne_dbgcon d;
+	struct ne_hvconn c;
+	uint64_t now = 100000000;
+
+	memset(&d, 0, sizeof(d));
+	memset(&c, 0, sizeof(c));
+	d.path = "unused";
+	d.up = 1;
+	d.hv.conns = &c;
+	c.state = NE_HVCONN_CLOSING;
+	c.close_us = now - (NE_HVSOCK_CLOSE_MS - 50) * 1000ULL;
+	/* The loop must wake when the silent peer is due to be dropped. */
+	EXPECT_EQ(50, ne_dbgcon_timeout_ms(&d, now));
+	c.close_us = now - NE_HVSOCK_CLOSE_MS * 1000ULL;
+	EXPECT_EQ(0, ne_dbgcon_timeout_ms(&d, now));
 }
 
 int main(int argc, char **argv)
