@@ -161,6 +161,66 @@ static uint64_t hp_free_bytes(const struct ne_hp_node *hn)
 	return b;
 }
 
+/*
+ * The CPUs the machine shows: the online ones and their cores, each core
+ * once (as its first online thread's thread_siblings_list gives it).
+ * Offline CPUs (the pool's, under the driver) have no topology directory.
+ */
+static bool core_first(const struct ne_topo *t, int cpu)
+{
+	return t->cpu[cpu].known && ne_cpuset_first(&t->cpu[cpu].siblings) == cpu;
+}
+
+static void print_cpus_text(const struct ne_topo *t)
+{
+	struct ne_cpuset online;
+	char buf[1024];
+	int cpu, nr_present = 0;
+
+	ne_cpuset_zero(&online);
+	for (cpu = 0; cpu < t->nr_cpus; cpu++) {
+		nr_present += t->cpu[cpu].present;
+		if (t->cpu[cpu].online)
+			ne_cpuset_add(&online, cpu);
+	}
+	if (ne_cpuset_format(&online, buf, sizeof(buf)))
+		buf[0] = '\0';
+	printf("cpus:       %d present, online %s, cores", nr_present, buf[0] ? buf : "none");
+	for (cpu = 0; cpu < t->nr_cpus; cpu++)
+		if (core_first(t, cpu) && !ne_cpuset_format(&t->cpu[cpu].siblings, buf, sizeof(buf))) {
+			printf(" %s", buf);
+			nr_present = -1;
+		}
+	printf("%s\n", nr_present < 0 ? "" : " unknown");
+}
+
+static void print_cpus_json(const struct ne_topo *t)
+{
+	int cpu, c, nr_present = 0, first = 1;
+
+	for (cpu = 0; cpu < t->nr_cpus; cpu++)
+		nr_present += t->cpu[cpu].present;
+	printf("\"cpus\":{\"present\":%d,\"online\":[", nr_present);
+	for (cpu = 0; cpu < t->nr_cpus; cpu++)
+		if (t->cpu[cpu].online) {
+			printf("%s%d", first ? "" : ",", cpu);
+			first = 0;
+		}
+	printf("],\"cores\":[");
+	first = 1;
+	for (cpu = 0; cpu < t->nr_cpus; cpu++) {
+		if (!core_first(t, cpu))
+			continue;
+		printf("%s[", first ? "" : ",");
+		first = 0;
+		for (c = cpu; c < NE_MAX_CPUS; c++)
+			if (ne_cpuset_has(&t->cpu[cpu].siblings, c))
+				printf("%s%d", c == cpu ? "" : ",", c);
+		printf("]");
+	}
+	printf("]},");
+}
+
 static void print_text(const struct ne_status_data *s)
 {
 	char a[32], b[32];
@@ -180,6 +240,7 @@ static void print_text(const struct ne_status_data *s)
 		       s->dev.dev_node ? "present" : "missing");
 	else
 		printf("device:     none\n");
+	print_cpus_text(&s->topo);
 	if (s->pool_readable && s->pool_raw[0])
 		printf("cpu pool:   %s (%d CPUs, %d threads per core, NUMA node %d, %d offline)\n",
 		       s->pool_raw, ne_cpuset_count(&s->pool), s->topo.threads_per_core,
@@ -243,7 +304,9 @@ static void print_json(const struct ne_status_data *s)
 	json_str(s->dev.bdf);
 	printf(",\"vendor\":\"%04x\",\"device\":\"%04x\",\"driver\":", NE_PCI_VENDOR, NE_PCI_DEVICE);
 	json_str(s->dev.driver);
-	printf(",\"dev_node\":%s},\"cpu_pool\":{\"list\":", s->dev.dev_node ? "true" : "false");
+	printf(",\"dev_node\":%s},", s->dev.dev_node ? "true" : "false");
+	print_cpus_json(&s->topo);
+	printf("\"cpu_pool\":{\"list\":");
 	json_str(s->pool_raw);
 	printf(",\"cpus\":[");
 	for (cpu = 0; cpu < NE_MAX_CPUS; cpu++)

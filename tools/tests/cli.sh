@@ -91,6 +91,21 @@ check "status --json shows the pool" \
 check "status --json shows the hugepages" \
 	'python3 -c "import json,sys; d=json.loads(sys.argv[1]); s=[x for x in d[\"hugepages\"][0][\"sizes\"] if x[\"size_kb\"]==2048][0]; assert s[\"total\"]==64" "$json"'
 check "status text names the pool" '"$NECTL" --root "$R" status | grep -q "cpu pool:   4-7"'
+# The CPUs and their cores, as the tree's thread_siblings_list files say.
+check "status --json shows the CPUs and their cores" \
+	'python3 -c "import json,sys; c=json.loads(sys.argv[1])[\"cpus\"]; assert c==dict(present=8, online=list(range(8)), cores=[[0,1],[2,3],[4,5],[6,7]]), c" "$json"'
+check "status text shows the cores" '"$NECTL" --root "$R" status | grep -q "^cpus:       8 present, online 0-7, cores 0-1 2-3 4-5 6-7$"'
+# An offline CPU has no topology directory, and the kernel drops it from
+# its sibling's list: that core shows its online thread alone.
+T=$R/sys/devices/system/cpu
+echo 0-2,4-7 >"$T/online"
+mv "$T/cpu3/topology" "$TMP/cpu3-topology"
+echo 2 >"$T/cpu2/topology/thread_siblings_list"
+check "status --json: an offline CPU is left out of online and cores" \
+	'python3 -c "import json,sys; c=json.loads(sys.argv[1])[\"cpus\"]; assert c==dict(present=8, online=[0,1,2,4,5,6,7], cores=[[0,1],[2],[4,5],[6,7]]), c" "$("$NECTL" --root "$R" status --json)"'
+echo 0-7 >"$T/online"
+mv "$TMP/cpu3-topology" "$T/cpu3/topology"
+echo 2-3 >"$T/cpu2/topology/thread_siblings_list"
 # The module's quarantine listing: absent (other drivers), empty, two enclaves.
 check "status --json: no quarantine listing is null" \
 	'"$NECTL" --root "$R" status --json | grep -q "\"quarantine\":null"'
