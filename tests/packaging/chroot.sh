@@ -13,12 +13,23 @@ NE_CHROOT_MAX_AGE=${NE_CHROOT_MAX_AGE:-14}
 # Bump when _ne_chroot_build changes what ends up in the chroot.
 NE_CHROOT_RECIPE=1
 NE_CHROOT_BASE_PKGS="dkms libc6-dev pkg-config openssl kmod systemd-standalone-sysusers"
-# ne_chroot_base_pkgs SUITE: NE_CHROOT_BASE_PKGS, less what SUITE lacks.
+# A chroot is named by its suite, or SUITE-arm64 for the cross-build one:
+# amd64 with arm64 added as a dpkg foreign architecture, the cross compiler,
+# dkms and debian/control's build dependencies for arm64 (dpkg-buildpackage
+# -aarm64); no headers (the arm64 ones are bind-mounted from
+# $NE_CACHE/kernels-arm64, see tests/packaging/arm64).
+# ne_chroot_suite NAME, ne_chroot_foreign NAME: its suite; its foreign arch.
+ne_chroot_suite() { echo "${1%-arm64}"; }
+ne_chroot_foreign() { case $1 in *-arm64) echo arm64 ;; esac; }
+
+# ne_chroot_base_pkgs NAME: NE_CHROOT_BASE_PKGS, less what SUITE lacks.
 # bullseye (systemd 247) has no systemd-standalone-sysusers; it is only there
 # for nitro-enclaves-utils, which bullseye does not get (built on bookworm).
 ne_chroot_base_pkgs() {
 	case $1 in
 	bullseye) echo "${NE_CHROOT_BASE_PKGS/ systemd-standalone-sysusers/}" ;;
+	*-arm64) echo "dkms kmod openssl fakeroot dpkg-dev debhelper dh-dkms \
+crossbuild-essential-arm64 dwarves xz-utils" ;;
 	*) echo "$NE_CHROOT_BASE_PKGS" ;;
 	esac
 }
@@ -40,13 +51,21 @@ ne_chroot_later_headers() {
 	esac
 }
 
+# (A cross chroot installs debian/control's build dependencies: its
+# Build-Depends field is part of the key.)
 _ne_chroot_key() {
-	printf '%s\n' "$NE_CHROOT_RECIPE" "$(ne_chroot_base_pkgs "$1")" \
-		"$(ne_chroot_first_headers "$1")" "$(ne_chroot_later_headers "$1")" |
-		sha256sum | cut -c1-10
+	{
+		printf '%s\n' "$NE_CHROOT_RECIPE" "$(ne_chroot_base_pkgs "$1")" \
+			"$(ne_chroot_first_headers "$1")" "$(ne_chroot_later_headers "$1")"
+		[ -z "$(ne_chroot_foreign "$1")" ] || _ne_chroot_build_deps
+	} | sha256sum | cut -c1-10
+}
+# _ne_chroot_build_deps: debian/control's Build-Depends field.
+_ne_chroot_build_deps() {
+	sed -n '/^Build-Depends:/,/^[^ ]/p' "$NE_ROOT/debian/control" | sed '$d'
 }
 
-# ne_chroot_tarball SUITE: print the path of a usable cached tarball,
+# ne_chroot_tarball NAME: print the path of a usable cached tarball,
 # building it first if needed.
 ne_chroot_tarball() {
 	local suite=$1 key dir t stamp
@@ -62,14 +81,16 @@ ne_chroot_tarball() {
 	stamp=$(date -u +%Y%m%d)
 	t=$dir/pkg-$suite-$key-$stamp.tar.zst
 	_ne_chroot_build "$suite" "$t" >&2 || return 1
-	# Older tarballs of this suite are now stale.
-	find "$dir" -maxdepth 1 -name "pkg-$suite-*.tar.zst" ! -path "$t" -delete
+	# Older tarballs of this chroot are now stale (KEY-DATE: not SUITE-arm64's).
+	find "$dir" -maxdepth 1 -name "pkg-$suite-??????????-????????.tar.zst" ! -path "$t" -delete
 	echo "$t"
 }
 
 _ne_chroot_build() {
-	local suite=$1 out=$2 root p bpo_pkgs=() pkgs=()
-	root=$(mktemp -d "$NE_CACHE/chroots/build-$suite.XXXXXX")
+	local name=$1 out=$2 root p bpo_pkgs=() pkgs=() suite foreign
+	suite=$(ne_chroot_suite "$name")
+	foreign=$(ne_chroot_foreign "$name")
+	root=$(mktemp -d "$NE_CACHE/chroots/build-$name.XXXXXX")
 	chmod 755 "$root"
 	ne_log "debootstrap $suite (minbase) into $root"
 	nice debootstrap --variant=minbase "$suite" "$root" "$NE_MIRROR" \
@@ -96,13 +117,14 @@ _ne_chroot_build() {
 		printf 'Package: *\nPin: release n=bookworm-backports\nPin-Priority: 100\n' \
 			>"$root/etc/apt/preferences.d/50backports"
 	fi
-	for p in $(ne_chroot_first_headers "$suite"); do
+	for p in $(ne_chroot_first_headers "$name"); do
 		case $p in
 		BPO:*) bpo_pkgs+=("${p#BPO:}") ;;
 		*) pkgs+=("$p") ;;
 		esac
 	done
 	ne_chroot_enter "$root"
+	[ -z "$foreign" ] || ne_chroot_sh "$root" "dpkg --add-architecture $foreign"
 	ne_chroot_sh "$root" 'apt-get update -q' >/dev/null ||
 		{ ne_chroot_leave "$root"; rm -rf "$root"; ne_die "apt update in $suite chroot failed"; }
 	# A backports metapackage cannot be installed beside the suite's own,
@@ -117,20 +139,30 @@ _ne_chroot_build() {
 	# to (the one a test installs): the metapackage itself may be missing
 	# from the mirror (bullseye-security's linux-headers-cloud-amd64 was).
 	local later=() l
-	for p in $(ne_chroot_later_headers "$suite"); do
+	for p in $(ne_chroot_later_headers "$name"); do
 		l=$(ne_chroot_sh "$root" "apt-cache depends $p" 2>/dev/null |
 			sed -n 's/^ *Depends: \(linux-headers-[^ ]*\)$/\1/p' | head -n1)
 		later+=("${l:-$p}")
 	done
-	ne_log "installing dkms, toolchain and ${pkgs[*]} in the $suite chroot (later: ${later[*]})"
+	ne_log "installing dkms, toolchain and ${pkgs[*]} in the $name chroot (later: ${later[*]})"
+	# A cross chroot gets debian/control's build dependencies for $foreign.
+	local bdeps=:
+	if [ -n "$foreign" ]; then
+		mkdir -p "$root/tmp/ne-build-deps/debian"
+		cp "$NE_ROOT/debian/control" "$root/tmp/ne-build-deps/debian/"
+		bdeps="DEBIAN_FRONTEND=noninteractive apt-get build-dep -y -q \
+			--no-install-recommends -a $foreign /tmp/ne-build-deps &&
+			rm -rf /tmp/ne-build-deps && apt-get clean"
+	fi
 	if ! ne_chroot_sh "$root" "DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-		--no-install-recommends $(ne_chroot_base_pkgs "$suite") ${pkgs[*]}" >"$root.log" 2>&1 ||
+		--no-install-recommends $(ne_chroot_base_pkgs "$name") ${pkgs[*]}" >"$root.log" 2>&1 ||
+	   ! ne_chroot_sh "$root" "$bdeps" >>"$root.log" 2>&1 ||
 	   ! ne_chroot_sh "$root" "apt-get install -y -q --no-install-recommends \
 		--download-only ${later[*]}" >>"$root.log" 2>&1; then
 		tail -n 30 "$root.log" >&2
 		ne_chroot_leave "$root"
 		rm -rf "$root" "$root.log"
-		ne_die "package installation in the $suite chroot failed"
+		ne_die "package installation in the $name chroot failed"
 	fi
 	rm -f "$root.log"
 	ne_chroot_leave "$root"
@@ -147,6 +179,29 @@ ne_chroot_unpack() {
 	chmod 755 "$2"
 	zstd -q -dc "$1" | tar -C "$2" --numeric-owner -xf - ||
 		ne_die "cannot unpack $1"
+}
+
+# ne_chroot_fresh TARBALL DIR [KEEP]: a fresh copy of a cached chroot in
+# DIR, mounted and entered. It (2-3 GB) lives in RAM, on a tmpfs, unless
+# KEEP is 1. ne_chroot_drop DIR [KEEP]: leave it and, unless KEEP is 1,
+# take it away (a tmpfs goes in one umount; deleting 2-3 GB from disk
+# takes minutes).
+ne_chroot_fresh() {
+	local tarball=$1 root=$2 keep=${3:-0}
+	ne_chroot_drop "$root"
+	mkdir -p "$root"
+	[ "$keep" = 1 ] || mount -t tmpfs -o size=8G,mode=0755 ne-pkg-chroot "$root"
+	ne_chroot_unpack "$tarball" "$root" || return 1
+	ne_chroot_enter "$root"
+}
+ne_chroot_drop() {
+	local root=$1 keep=${2:-0}
+	ne_chroot_leave "$root"
+	[ "$keep" = 1 ] && return 0
+	if mountpoint -q "$root"; then
+		umount "$root" || umount -l "$root"
+	fi
+	rm -rf "$root"
 }
 
 # ne_chroot_enter DIR / ne_chroot_leave DIR: the mounts a chroot needs.
