@@ -131,21 +131,46 @@ ne_vm_arm64_libs() {
 	done
 }
 
-# ne_vm_build_nectl_arm64: nectl (tools/) cross-built against the arm64
-# sysroot into build/arm64/tools/, its libraries into build/arm64/nectl-libs.
-ne_vm_build_nectl_arm64() {
-	local sr log=$NE_BUILD/logs/build-nectl-arm64.log
+# ne_vm_make_tools_arm64 [VAR=VALUE]... TARGET...: make -C tools, cross-built
+# against the arm64 sysroot into build/arm64/tools/ (B=).
+ne_vm_make_tools_arm64() {
+	local sr log=$NE_BUILD/logs/build-tools-arm64.log
 	ne_need_pkgs gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 	sr=$(ne_arm64_sysroot)
 	mkdir -p "$(dirname "$log")"
 	if ! make -C "$NE_ROOT/tools" CC=aarch64-linux-gnu-gcc B="$NE_BUILD/arm64/tools" \
 		CFLAGS="-O2 -g -I$sr/usr/include -I$sr/usr/include/aarch64-linux-gnu" \
 		LDFLAGS="-L$sr/usr/lib/aarch64-linux-gnu -L$sr/lib/aarch64-linux-gnu -Wl,-rpath-link,$sr/usr/lib/aarch64-linux-gnu:$sr/lib/aarch64-linux-gnu" \
-		"$NE_BUILD/arm64/tools/nectl" >"$log" 2>&1; then
+		"$@" >"$log" 2>&1; then
 		tail -n 30 "$log" >&2
-		ne_die "cross-building nectl failed (log: $log)"
+		ne_die "cross-building tools/ ($*) failed (log: $log)"
 	fi
+}
+
+# ne_vm_build_nectl_arm64: nectl (tools/) cross-built against the arm64
+# sysroot into build/arm64/tools/, its libraries into build/arm64/nectl-libs.
+ne_vm_build_nectl_arm64() {
+	ne_vm_make_tools_arm64 "$NE_BUILD/arm64/tools/nectl"
 	ne_vm_arm64_libs "$NE_BUILD/arm64/nectl-libs" "$NE_BUILD/arm64/tools/nectl"
+}
+
+# ne_vm_build_tests_arm64: the unit tests cross-built for the arm64 VM into
+# build/arm64/tests/: tests/unit's (static), enclave-init and its test_init
+# (static), and nectl's test_nectl (dynamic: Debian ships no static
+# libkmod; ne_vm_arm64_libs gives its libraries).
+ne_vm_build_tests_arm64() {
+	local out=$NE_BUILD/arm64/tests t=$NE_BUILD/arm64/tools log=$NE_BUILD/logs/build-unit-arm64.log
+	ne_need_pkgs gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+	mkdir -p "$out" "$(dirname "$log")"
+	# (CFLAGS from the environment: tests/unit's Makefile appends to it)
+	if ! CFLAGS="-O2 -g -static" make -C "$NE_ROOT/tests/unit" CC=aarch64-linux-gnu-gcc \
+		OUT="$NE_BUILD/arm64/unit" all >"$log" 2>&1; then
+		tail -n 30 "$log" >&2
+		ne_die "cross-building tests/unit failed (log: $log)"
+	fi
+	ne_vm_make_tools_arm64 LDFLAGS=-static "$t/enclave-init" "$t/test_init"
+	ne_vm_make_tools_arm64 "$t/test_nectl"
+	cp "$NE_BUILD"/arm64/unit/test_* "$t/enclave-init" "$t/test_init" "$t/test_nectl" "$out/"
 }
 
 # ne_vm_need_host_pkgs: what booting a guest needs on the host.
