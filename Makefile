@@ -57,7 +57,8 @@ check-unit:
 
 # The test harnesses' own tests: the C harness, the conformance suite's
 # test names, make check's summing, and the VM harness (exit codes,
-# WARNINGs, crashes, timeouts, QEMU aborting; six short VM boots).
+# WARNINGs, crashes, timeouts, QEMU aborting, --keep-if; seven short VM
+# boots).
 check-harness:
 	@tests/lib/steps \
 		'summary c-harness $(MAKE) --no-print-directory -C tests/lib/harness check' \
