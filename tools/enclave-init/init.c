@@ -15,7 +15,8 @@
  *     sends 0xB7 and checks that the same byte comes back;
  *  4. serves vsock port 5000, which echoes what it receives (a child per
  *     connection), and port 5001, which takes one command a line:
- *     "poweroff" (answers "ok", syncs and powers off), "ping" ("pong") or
+ *     "poweroff" (answers "ok", waits up to 5 s for the parent to close,
+ *     syncs and powers off), "ping" ("pong") or
  *     "pcr0" ("pcr0 <hex>": PCR0 as the NSM device reports it, so a test
  *     can compare it with the measurement of the image it built).
  *
@@ -467,6 +468,25 @@ static void power_off(void)
 	logmsg("power off failed: %s", strerror(errno));
 }
 
+/*
+ * A connection the parent still holds when the enclave vanishes makes the
+ * parent's kernel send a reset 8 s later (its vsock close timeout), to
+ * whichever enclave has our CID by then; under vhost-device-vsock 0.3.0 a
+ * packet for a CID whose VM has not set up its rings yet stops that CID's
+ * worker for good (emulator/README.md). So before powering off, end the
+ * connection both ways while both ends still run: say we are done, then
+ * wait (bounded by the socket's receive timeout) for the parent's close.
+ */
+static void close_when_parent_does(int fd)
+{
+	char buf[64];
+
+	shutdown(fd, SHUT_WR);
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	close(fd);
+}
+
 static void serve(int echo_fd, int ctl_fd)
 {
 	struct pollfd pfd[2] = { { echo_fd, POLLIN, 0 }, { ctl_fd, POLLIN, 0 } };
@@ -496,7 +516,7 @@ static void serve(int echo_fd, int ctl_fd)
 			/* A silent client cannot hold PID 1 for long. */
 			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 			if (init_control(fd) == CMD_POWEROFF) {
-				close(fd);
+				close_when_parent_does(fd);
 				power_off();
 				continue;
 			}
