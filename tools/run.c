@@ -27,6 +27,7 @@
 #include <linux/nitro_enclaves.h>
 #include <linux/vm_sockets.h>
 
+#include "fdio.h"
 #include "nectl.h"
 
 #define HEARTBEAT_CID		3	/* the parent VM */
@@ -301,6 +302,7 @@ static void copy_console(struct ne_run *r)
 {
 	char buf[4096];
 	ssize_t n = read(r->con_fd, buf, sizeof(buf));
+	int rc;
 
 	if (n < 0 && errno == EINTR)
 		return;
@@ -310,8 +312,9 @@ static void copy_console(struct ne_run *r)
 		return;
 	}
 	fflush(stdout);
-	if (write(STDOUT_FILENO, buf, (size_t)n) != n)
-		ne_warn("console output lost: %s", strerror(errno));
+	rc = write_all(STDOUT_FILENO, buf, (size_t)n);
+	if (rc)
+		ne_warn("console output lost: %s", strerror(-rc));
 }
 
 static int wait_heartbeat(struct ne_run *r, uint64_t img_size)
